@@ -1,0 +1,19 @@
+"""Motif objects and motif files (MEME, JASPAR)."""
+
+from __future__ import annotations
+
+from drg._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "Motif": "motif",
+    "read_meme": "io",
+    "write_meme": "io",
+    "read_jaspar": "io",
+    "write_jaspar": "io",
+    "read_motifs": "io",
+    "bundled_jaspar_path": "io",
+    "load_bundled_jaspar": "io",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
