@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "fit_to_chromosomes": "regions",
     "drop_duplicates": "regions",
     "region_names": "regions",
+    "prepare_regions": "prepare",
     # one-hot
     "one_hot_encode": "onehot",
     "one_hot_decode": "onehot",

@@ -1,0 +1,79 @@
+"""Entry point of the ``drg`` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from drg.cli import data as data_cli
+from drg.cli import simulate as simulate_cli
+from drg.cli._common import console
+from drg.errors import DRGError
+
+app = typer.Typer(
+    name="drg",
+    help="DRG: sequence-to-function models for regulatory genomics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data_cli.app, name="data")
+app.add_typer(simulate_cli.app, name="simulate")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from drg import __version__
+
+        typer.echo(f"drg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """DRG: sequence-to-function models for regulatory genomics."""
+
+
+@app.command()
+def quickstart(
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("drg_quickstart"),
+    seed: Annotated[Optional[int], typer.Option(help="Seed for simulation and folds (default 0).")] = None,
+    n_sequences: Annotated[Optional[int], typer.Option("--n-sequences", help="Number of simulated sequences.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML file with quickstart settings.")] = None,
+) -> None:
+    """Run the main job on bundled data (simulated from JASPAR motifs) and write DIR/summary.json."""
+    from drg.quickstart import QuickstartConfig
+    from drg.quickstart import quickstart as run
+
+    cfg = QuickstartConfig.from_yaml(config) if config else QuickstartConfig()
+    updates: dict[str, int] = {}
+    if seed is not None:
+        updates["seed"] = seed
+    if n_sequences is not None:
+        updates["n_sequences"] = n_sequences
+    cfg = QuickstartConfig.from_dict({**cfg.to_dict(), **updates})
+    run(out, cfg)
+
+
+def main() -> None:
+    """Console-script entry: run the app, turning DRG errors into one readable line and exit code 1."""
+    try:
+        app()
+    except DRGError as exc:
+        console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
