@@ -10,12 +10,15 @@ _EXPORTS: dict[str, str] = {
     "read_targets": "targets",
     "write_targets": "targets",
     "align_targets": "targets",
+    "AlignedTargets": "targets",
     # signal extraction
     "bigwig_signal": "signal",
     "bam_insertions": "signal",
     "fragment_insertions": "signal",
     # normalisation
-    "normalize": "normalize",
+    "normalize": "normalization",
+    "denormalize": "normalization",
+    "Normalized": "normalization",
     # folds
     "Split": "folds",
     "chromosome_folds": "folds",
@@ -24,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "read_folds": "folds",
     "write_folds": "folds",
     "fold_split": "folds",
+    "fold_balance": "folds",
+    "FoldBalance": "folds",
     # DRG formats and datasets
     "OneHotSet": "drgio",
     "read_onehot_npz": "drgio",
