@@ -18,6 +18,15 @@ def shared_file(relative: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Keep decompressed genomes and indexes of the test run out of the user's cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DRG_CACHE", str(tmp_path_factory.mktemp("drg_cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def shared():
     """The ``shared_file`` helper as a fixture: ``shared("genomes/lambda_virus.fa.gz")``."""

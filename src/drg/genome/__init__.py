@@ -11,16 +11,17 @@ _EXPORTS: dict[str, str] = {
     # fasta
     "Genome": "fasta",
     "read_fasta": "fasta",
+    "FastaRecords": "fasta",
     "write_fasta": "fasta",
     "read_chrom_sizes": "fasta",
     # regions
     "read_regions": "regions",
     "write_regions": "regions",
-    "resize": "regions",
-    "flank": "regions",
-    "filter_blacklist": "regions",
-    "fit_to_chromosomes": "regions",
-    "drop_duplicates": "regions",
+    "resize": "intervals",
+    "flank": "intervals",
+    "filter_blacklist": "intervals",
+    "fit_to_chromosomes": "intervals",
+    "drop_duplicates": "intervals",
     "region_names": "regions",
     "prepare_regions": "prepare",
     # one-hot
@@ -32,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "dinucleotide_shuffle": "shuffle",
     "kmer_counts": "kmers",
     "gapped_kmer_counts": "kmers",
+    "KmerFeatures": "kmers",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -58,14 +58,8 @@ def prepare_regions(
     pandas.DataFrame
         Regions with columns chrom, start, end, name, strand (0-based half-open).
     """
-    from drg.genome.regions import (
-        drop_duplicates,
-        filter_blacklist,
-        fit_to_chromosomes,
-        flank,
-        read_regions,
-        resize,
-    )
+    from drg.genome.intervals import drop_duplicates, filter_blacklist, fit_to_chromosomes, flank, resize
+    from drg.genome.regions import read_regions
 
     regions = read_regions(path, format=format, feature=feature)
     if length is not None:
