@@ -5,13 +5,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
 
 from drg.errors import DRGError, InputError
 from drg.provenance import RunRecord, update_summary
-from drg.utils import atomic_path, atomic_write, file_sha256, open_text, seed_everything
+from drg.utils import atomic_directory, atomic_path, atomic_write, file_sha256, open_text, seed_everything
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
@@ -23,6 +25,19 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
             raise RuntimeError("crash")
     assert path.read_text() == "old"
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "a.txt") as handle:
+            handle.write("x")
+        with atomic_path(tmp_path / "b.npz") as tmp:
+            np.savez(tmp, x=np.arange(2))
+    finally:
+        os.umask(old)
+    for name in ("a.txt", "b.npz"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
 
 
 def test_atomic_path_for_numpy(tmp_path):
@@ -72,3 +87,18 @@ def test_run_record_and_summary_sections(tmp_path):
     update_summary(tmp_path, "training", {"r": np.float32(0.5)})
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary == {"data": {"n": 1}, "training": {"r": 0.5}}
+
+
+def test_atomic_directory_replaces_only_on_success(tmp_path):
+    target = tmp_path / "cache"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as tmp:
+            (tmp / "new.txt").write_text("new")
+            raise RuntimeError("crash")
+    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
+    with atomic_directory(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]

@@ -99,7 +99,7 @@ def onehot_cmd(
         if length is None:
             raise InputError("--memmap needs --length (every region must have the same length)")
         source = (one_hot_encode(chunk, length=length, align=align) for chunk in chunks)
-        write_onehot_memmap(out, source, names, length=length)
+        write_onehot_memmap(out, source, names, verbose=True)
     else:
         seq_list = [s for chunk in chunks for s in chunk]
         X = one_hot_encode(seq_list, length=length, align=align)

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -30,7 +28,7 @@ from torch.utils.data import Dataset
 
 from drg.data.drgio import OneHotSet, _as_int8
 from drg.errors import InputError
-from drg.utils import PathLike, progress
+from drg.utils import PathLike, atomic_directory, progress
 
 __all__ = ["Augmentation", "write_onehot_memmap", "open_onehot_memmap", "ArrayDataset", "GenomeDataset"]
 
@@ -137,8 +135,7 @@ def write_onehot_memmap(
     if path.exists() and not (path.is_dir() and (path / "meta.json").exists()):
         raise InputError("exists and is not a one-hot cache; refusing to replace it", path=path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
+    with atomic_directory(path) as tmp:
         X: np.memmap | None = None
         filled = 0
         n_chunks = -(-n // chunk_size) if n else 0
@@ -168,16 +165,6 @@ def write_onehot_memmap(
         meta = {"format": _FORMAT, "version": 1, "n": int(shape[0]), "channels": int(shape[1]),
                 "length": int(shape[2]), "alphabet": alphabet, "dtype": "int8"}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / "cache")
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 
