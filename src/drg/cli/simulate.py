@@ -24,7 +24,7 @@ def synthetic_code_cmd(
     seed: SeedOpt = 0,
     k: FoldsOpt = 10,
 ) -> None:
-    """Koo & Ploenzke (2021) binary "synthetic code": SP1, GABPA, CEBPB, MAX, YY1 vs 50 decoy JASPAR motifs."""
+    """Koo & Ploenzke (2021) "synthetic code": positives built only from SP1, GABPA, CEBPB, MAX and YY1; negatives also from 50 other JASPAR motifs."""
     from drg.provenance import RunRecord
     from drg.simulate import synthetic_code, write_simulation
 
