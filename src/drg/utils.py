@@ -57,6 +57,16 @@ def atomic_write(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO[
         raise
 
 
+def write_text_atomic(path: PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, gzip-compressed when the name ends with ``.gz``."""
+    data = text.encode("utf-8")
+    if str(path).endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    with atomic_write(path, "wb") as handle:
+        handle.write(data)
+    return Path(path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` for libraries that write files themselves (``np.savez``).

@@ -16,7 +16,6 @@ Several files are several modalities: :func:`read_targets` given a list of paths
 
 from __future__ import annotations
 
-import gzip
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from drg.errors import DRGWarning, InputError
-from drg.utils import PathLike, atomic_path, atomic_write, open_text
+from drg.utils import PathLike, atomic_path, open_text, write_text_atomic
 
 NonFinite = Literal["error", "keep", "zero", "drop"]
 _MISSING_TOKENS = frozenset({"", "na", "nan", "null", "none", "-nan"})
@@ -387,13 +386,7 @@ def write_targets(targets: Targets, path: PathLike) -> Path:
     header = "#name" + delimiter + delimiter.join(targets.tracks) + "\n"
     frame = pd.DataFrame(targets.values, index=targets.names)
     body = frame.to_csv(sep=delimiter, header=False, float_format="%.9g", lineterminator="\n", na_rep="nan")
-    if path.name.endswith(".gz"):
-        with atomic_write(path, "wb") as handle:
-            handle.write(gzip.compress((header + body).encode("utf-8"), mtime=0))
-    else:
-        with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
-            handle.write(header)
-            handle.write(body)
+    write_text_atomic(path, header + body)
     return path
 
 

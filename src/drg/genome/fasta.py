@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import numpy as np
 
 from drg.errors import InputError
-from drg.utils import PathLike, atomic_write, is_gzip, open_text, progress
+from drg.utils import PathLike, atomic_write, is_gzip, open_text, progress, write_text_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -484,13 +484,7 @@ def write_fasta(names: Sequence[str], sequences: Sequence[str], path: PathLike, 
             parts.extend(seq[i:i + width] + "\n" for i in range(0, len(seq), width))
         else:
             parts.append(seq + "\n")
-    data = "".join(parts).encode()
-    with atomic_write(path, "wb") as handle:
-        if str(path).endswith(".gz"):
-            with gzip.GzipFile(fileobj=handle, mode="wb", mtime=0) as gz:
-                gz.write(data)
-        else:
-            handle.write(data)
+    write_text_atomic(path, "".join(parts))
 
 
 def read_chrom_sizes(path: PathLike) -> dict[str, int]:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from drg.errors import DRGWarning, InputError
-from drg.utils import PathLike, atomic_write, open_text
+from drg.utils import PathLike, open_text, write_text_atomic
 
 __all__ = ["read_regions", "region_names", "write_regions"]
 
@@ -423,12 +423,4 @@ def write_regions(regions: pd.DataFrame, path: PathLike, *,
             out.append(line + "\n")
     else:
         raise InputError(f"unknown output format {format!r}; expected bed, narrowpeak or table", path=path)
-    data = "".join(out).encode()
-    with atomic_write(path, "wb") as handle:
-        if str(path).endswith(".gz"):
-            import gzip
-
-            with gzip.GzipFile(fileobj=handle, mode="wb", mtime=0) as gz:
-                gz.write(data)
-        else:
-            handle.write(data)
+    write_text_atomic(path, "".join(out))
