@@ -314,7 +314,7 @@ def _parse_numbers(tokens: list[list[str]], lines: np.ndarray, tracks: list[str]
                 if token.strip().lower() in _MISSING_TOKENS:
                     out[i, j] = np.nan
                 else:
-                    raise InputError(f"non-numeric value {token!r} in column {j + 2} (track {tracks[j]!r}); "
+                    raise InputError(f"non-numeric value {str(token)!r} in column {j + 2} (track {tracks[j]!r}); "
                                      "expected a number, or NA/nan for a missing value",
                                      path=path, line=int(lines[i])) from None
     return out
