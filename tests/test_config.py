@@ -59,3 +59,19 @@ def test_invalid_yaml_names_line(tmp_path):
 def test_missing_config_file(tmp_path):
     with pytest.raises(InputError, match="config file not found"):
         Outer.from_yaml(tmp_path / "nope.yaml")
+
+
+class Block(Config):
+    n_layers: int = 1
+
+
+class WithOptional(Config):
+    tower: Block | None = None
+    heads: list[Block] = []
+
+
+def test_unknown_key_inside_optional_and_list_blocks_suggests_at_its_level():
+    with pytest.raises(InputError, match="'tower.n_layer'; did you mean 'n_layers'"):
+        WithOptional.from_dict({"tower": {"n_layer": 2}})
+    with pytest.raises(InputError, match="'heads.0.n_layer'; did you mean 'n_layers'"):
+        WithOptional.from_dict({"heads": [{"n_layer": 2}]})

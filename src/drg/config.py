@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -32,7 +32,7 @@ class Config(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise InputError(_explain(cls, exc), path=source) from None
+            raise InputError(explain(cls, exc), path=source) from None
 
     @classmethod
     def from_yaml(cls: type[C], path: PathLike) -> C:
@@ -61,30 +61,40 @@ class Config(BaseModel):
         return text
 
 
-def _explain(cls: type[BaseModel], exc: ValidationError) -> str:
-    """Turn a pydantic ValidationError into one readable message, suggesting close keys."""
+def _nested_model(annotation: Any) -> Any:
+    """The pydantic model inside ``X``, ``X | None``, ``list[X]`` or ``dict[str, X]`` annotations, else ``None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def explain(cls: type[BaseModel], exc: ValidationError) -> str:
+    """One readable message for a pydantic ValidationError.
+
+    Unknown keys get the closest valid key of the block they are in; nested blocks are followed through
+    optional, list and dict fields (``tower.n_layer`` suggests ``tower.n_layers``).
+    """
     lines = []
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"])
         if err["type"] == "extra_forbidden":
+            model: Any = cls
+            for part in err["loc"][:-1]:
+                field = getattr(model, "model_fields", {}).get(part) if isinstance(part, str) else None
+                if field is not None:
+                    model = _nested_model(field.annotation) or model
+            valid = list(getattr(model, "model_fields", {}))
             key = str(err["loc"][-1])
-            valid = _fields_at(cls, err["loc"][:-1])
             close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(valid))}"
             lines.append(f"unknown key {loc!r}{hint}")
         else:
-            lines.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
+            message = str(err["msg"]).removeprefix("Value error, ")
+            shown = err.get("input")
+            got = "" if isinstance(shown, dict) else f" (got {shown!r})"
+            lines.append(f"{loc}: {message}{got}" if loc else f"{message}{got}")
     return "invalid configuration: " + "; ".join(lines)
-
-
-def _fields_at(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the (nested) model found at ``loc``."""
-    model: Any = cls
-    for part in loc:
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            break
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-    return list(getattr(model, "model_fields", {}))
