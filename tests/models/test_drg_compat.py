@@ -201,9 +201,9 @@ def test_saved_checkpoint_reloads_with_identical_predictions(shared, tmp_path):
 
     from typer.testing import CliRunner
 
-    from drg.cli.model_drg import app
+    from drg.cli.main import app
 
-    result = CliRunner().invoke(app, ["import-drg", str(dat), str(pth), "--out", str(tmp_path / "m")])
+    result = CliRunner().invoke(app, ["model", "import-drg", str(dat), str(pth), "--out", str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m" / "config.yaml").exists() and (tmp_path / "m" / "run.json").exists()
     reloaded = load_model(tmp_path / "m")

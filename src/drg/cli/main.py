@@ -9,7 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from drg.cli import data as data_cli
+from drg.cli import model as model_cli
 from drg.cli import simulate as simulate_cli
+from drg.cli.evaluate import evaluate as evaluate_cmd
 from drg.cli._common import console
 from drg.errors import DRGError
 
@@ -22,6 +24,8 @@ app = typer.Typer(
 )
 app.add_typer(data_cli.app, name="data")
 app.add_typer(simulate_cli.app, name="simulate")
+app.add_typer(model_cli.app, name="model")
+app.command("evaluate")(evaluate_cmd)
 
 
 def _version(value: bool) -> None:

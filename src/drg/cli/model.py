@@ -1,4 +1,4 @@
-"""``drg model``: inspect model configs and export weights."""
+"""``drg model``: inspect model configs, export weights, import original-DRG checkpoints."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 
 from drg.cli._common import done, out_console
 
-app = typer.Typer(help="Inspect model configs and export weights.", no_args_is_help=True)
+app = typer.Typer(help="Inspect model configs, export weights, import original-DRG checkpoints.", no_args_is_help=True)
 
 
 @app.command("show")
@@ -46,3 +46,30 @@ def export_cmd(
 
     export_state_dict(state_dict, config, out)
     done(f"model written to {out}")
+
+
+@app.command("import-drg")
+def import_drg(
+    params_dat: Annotated[Path, typer.Argument(help="The original *_model_params.dat file.")],
+    parameter_pth: Annotated[Path, typer.Argument(help="The original *_parameter.pth file (its state_dict).")],
+    out: Annotated[Path, typer.Option("--out", help="Output model directory (safetensors + config.yaml).")],
+) -> None:
+    """Rebuild an original-DRG model, copy its weights and write it as a DRG model directory.
+
+    The parameter file is loaded with ``weights_only=True`` (no pickled code runs). Options the import does
+    not reproduce are reported by name.
+    """
+    from drg.models import save_model
+    from drg.models.drg_compat import load_drg
+    from drg.provenance import RunRecord
+
+    record = RunRecord()
+    record.add_inputs([params_dat, parameter_pth])
+    with record.step("import"):
+        model = load_drg(params_dat, parameter_pth)
+    with record.step("write"):
+        save_model(model, out)
+    record.add_outputs({"model": out})
+    record.write(out)
+    n_params = sum(p.numel() for p in model.parameters())
+    done(f"imported {n_params:,} parameters, outputs {model.n_outputs} → {out}")
