@@ -1,0 +1,22 @@
+"""Plots of model performance and training (matplotlib, headless; every function returns the Figure)."""
+
+from __future__ import annotations
+
+from drg._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    # performance
+    "plot_metric_distribution": "performance",
+    "plot_scatter_density": "performance",
+    "plot_track_scatter": "performance",
+    "plot_model_comparison": "performance",
+    "plot_class_metrics": "performance",
+    # training curves
+    "plot_loss_curves": "curves",
+    "read_history": "curves",
+    # output
+    "save_figure": "_style",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
