@@ -10,6 +10,7 @@ import typer
 
 from drg.cli import data as data_cli
 from drg.cli import model as model_cli
+from drg.cli import motifs as motifs_cli
 from drg.cli import simulate as simulate_cli
 from drg.cli.evaluate import evaluate as evaluate_cmd
 from drg.cli._common import console
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(data_cli.app, name="data")
 app.add_typer(simulate_cli.app, name="simulate")
 app.add_typer(model_cli.app, name="model")
+app.add_typer(motifs_cli.app, name="motifs")
 app.command("evaluate")(evaluate_cmd)
 
 

@@ -13,6 +13,11 @@ _EXPORTS: dict[str, str] = {
     "read_motifs": "io",
     "bundled_jaspar_path": "io",
     "load_bundled_jaspar": "io",
+    "tomtom": "comparison",
+    "tomtom_matrices": "comparison",
+    "TomtomMatrices": "comparison",
+    "scan_motifs": "scan",
+    "fimo": "scan",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,83 @@
+"""Time drg.motifs.tomtom against memelite's tomtom on the bundled JASPAR 2024 collection (same process).
+
+Usage: python benchmarks/tomtom.py [--repeats 3] [--no-write]
+Appends a "TOMTOM" section to benchmarks/RESULTS.md unless --no-write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+COLD = (
+    "import time; t = time.time(); from drg.motifs import tomtom_matrices, load_bundled_jaspar; "
+    "m = load_bundled_jaspar(); tomtom_matrices(m[:5], m); print(time.time() - t)"
+)
+
+
+def best_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+
+    from memelite import tomtom as memelite_tomtom
+
+    from drg.motifs import load_bundled_jaspar, tomtom_matrices
+
+    motifs = load_bundled_jaspar()
+    X = [m.ppm.T.copy() for m in motifs]
+    cold = float(subprocess.run([sys.executable, "-c", COLD], capture_output=True, text=True, check=True).stdout)
+    tomtom_matrices(motifs[:5], motifs)
+    memelite_tomtom(X[:5], X)
+    rows = []
+    for label, nq in (("all-vs-all", len(motifs)), ("500 queries vs database", 500)):
+        ours = best_time(lambda: tomtom_matrices(motifs[:nq], motifs), args.repeats)
+        theirs = best_time(lambda: memelite_tomtom(X[:nq], X), args.repeats)
+        pairs = nq * len(motifs)
+        rows.append((label, pairs, ours, theirs))
+        print(f"{label}: drg {ours:.3f} s ({pairs / ours / 1e6:.2f} M pairs/s), memelite {theirs:.3f} s "
+              f"({pairs / theirs / 1e6:.2f} M pairs/s), ratio drg/memelite pairs/s = {theirs / ours:.2f}")
+    print(f"drg cold start (fresh process, cached kernels): {cold:.2f} s")
+    if args.no_write:
+        return
+    lines = [
+        "",
+        "## TOMTOM",
+        "",
+        f"`python benchmarks/tomtom.py --repeats {args.repeats}` on {time.strftime('%c')}.",
+        f"Machine: {os.cpu_count()} cores; Python {platform.python_version()}, numpy {np.__version__}.",
+        "",
+        f"Bundled JASPAR 2024 CORE vertebrates ({len(motifs)} motifs), Pearson, complete scores, both strands; "
+        "best of the repeats after a warm-up. drg gives MEME-exact p-values; memelite approximates them.",
+        "",
+        "| comparison | pairs | drg s | drg M pairs/s | memelite s | memelite M pairs/s | drg/memelite |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, pairs, ours, theirs in rows:
+        lines.append(f"| {label} | {pairs} | {ours:.3f} | {pairs / ours / 1e6:.2f} | {theirs:.3f} | "
+                     f"{pairs / theirs / 1e6:.2f} | {theirs / ours:.2f}x |")
+    lines += ["", f"- drg cold start (fresh interpreter: import, load JASPAR, first call, cached kernels): {cold:.2f} s.", ""]
+    results = Path(__file__).with_name("RESULTS.md")
+    text = results.read_text() if results.exists() else "# Benchmark results\n"
+    results.write_text(text.rstrip("\n") + "\n" + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

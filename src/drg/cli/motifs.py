@@ -1,0 +1,86 @@
+"""``drg motifs``: compare motifs (Tomtom statistics) and scan sequences for them (FIMO statistics)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from drg.cli._common import done
+
+app = typer.Typer(help="Compare motifs and scan sequences.", no_args_is_help=True)
+
+
+@app.command("compare")
+def compare_cmd(
+    query: Annotated[Path, typer.Argument(help="Query motifs (MEME or JASPAR file).")],
+    target: Annotated[Path, typer.Argument(help="Target motifs (MEME or JASPAR file).")],
+    out: Annotated[Path, typer.Option("--out", help="Output TSV (Tomtom columns).")],
+    dist: Annotated[str, typer.Option(help="Column score: pearson, ed, sandelin, allr, kullback, blic1, blic5.")] = "pearson",
+    min_overlap: Annotated[int, typer.Option("--min-overlap", help="Minimum number of aligned columns.")] = 1,
+    incomplete_scores: Annotated[bool, typer.Option("--incomplete-scores", help="Score aligned columns only.")] = False,
+    thresh: Annotated[float, typer.Option(help="Keep pairs with q-value (E-value with --evalue) at most this.")] = 0.5,
+    evalue: Annotated[bool, typer.Option("--evalue", help="Apply --thresh to E-values.")] = False,
+    norc: Annotated[bool, typer.Option("--norc", help="Do not compare reverse complements of the targets.")] = False,
+) -> None:
+    """Compare QUERY motifs with TARGET motifs and write a Tomtom-style table (sorted by query, p-value)."""
+    from drg.motifs.io import read_motifs
+    from drg.motifs.comparison import tomtom
+    from drg.utils import atomic_write
+
+    table = tomtom(
+        read_motifs(query), read_motifs(target), dist=dist, min_overlap=min_overlap,
+        complete_scores=not incomplete_scores, thresh=thresh, evalue=evalue, reverse_complement=not norc,
+    )
+    table = table.drop(columns=["query_index", "target_index"])
+    with atomic_write(out) as handle:
+        table.to_csv(handle, sep="\t", index=False, float_format="%.6g")
+    done(f"{len(table)} matches → {out}")
+
+
+@app.command("scan")
+def scan_cmd(
+    motifs: Annotated[Path, typer.Argument(help="Motifs (MEME or JASPAR file).")],
+    seqs: Annotated[Path, typer.Argument(help="FASTA file of sequences (plain or gzip).")],
+    out: Annotated[Path, typer.Option("--out", help="Output TSV of hits (start/stop 1-based inclusive, as FIMO).")],
+    thresh: Annotated[float, typer.Option(help="p-value threshold.")] = 1e-4,
+    pseudocount: Annotated[float, typer.Option("--motif-pseudo", help="Motif pseudocount.")] = 0.1,
+    norc: Annotated[bool, typer.Option("--norc", help="Scan the given strand only.")] = False,
+) -> None:
+    """Scan sequences for motif occurrences with FIMO statistics."""
+    from drg.motifs.io import read_motifs
+    from drg.motifs.scan import scan_motifs
+    from drg.utils import atomic_write
+
+    names, sequences = _read_fasta(seqs)
+    table = scan_motifs(
+        read_motifs(motifs), sequences, threshold=thresh, pseudocount=pseudocount, both_strands=not norc,
+        names=names,
+    )
+    with atomic_write(out) as handle:
+        table.to_csv(handle, sep="\t", index=False, float_format="%.6g")
+    done(f"{len(table)} hits → {out}")
+
+
+def _read_fasta(path: Path) -> tuple[list[str], list[str]]:
+    from drg.errors import InputError
+    from drg.utils import open_text
+
+    names: list[str] = []
+    chunks: list[list[str]] = []
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith(">"):
+                names.append(line[1:].split()[0] if line[1:].split() else f"seq{len(names) + 1}")
+                chunks.append([])
+            elif not chunks:
+                raise InputError("expected a '>' header before sequence lines", path=path, line=number)
+            else:
+                chunks[-1].append(line)
+    if not names:
+        raise InputError("no FASTA records found", path=path)
+    return names, ["".join(c) for c in chunks]
