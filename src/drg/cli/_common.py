@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from rich.console import Console
 
 console = Console(stderr=True)
@@ -18,3 +21,17 @@ def split_list(value: str | None) -> list[str]:
 def done(message: str) -> None:
     """Report a finished step on stderr."""
     console.print(f"[green]✓[/green] {message}")
+
+
+def run_app(app: Any) -> None:
+    """Run a typer app, printing DRG errors as one readable line with exit code 1 (no traceback)."""
+    from drg.errors import DRGError
+
+    try:
+        app()
+    except DRGError as exc:
+        console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]")
+        sys.exit(130)

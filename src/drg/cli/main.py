@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,9 +11,9 @@ from drg.cli import data as data_cli
 from drg.cli import model as model_cli
 from drg.cli import motifs as motifs_cli
 from drg.cli import simulate as simulate_cli
+from drg.cli import train as train_cli
 from drg.cli.evaluate import evaluate as evaluate_cmd
-from drg.cli._common import console
-from drg.errors import DRGError
+from drg.cli._common import run_app
 
 app = typer.Typer(
     name="drg",
@@ -27,6 +26,8 @@ app.add_typer(data_cli.app, name="data")
 app.add_typer(simulate_cli.app, name="simulate")
 app.add_typer(model_cli.app, name="model")
 app.add_typer(motifs_cli.app, name="motifs")
+for _name in ("train", "cv", "predict", "finetune"):
+    app.command(_name)(getattr(train_cli, _name))
 app.command("evaluate")(evaluate_cmd)
 
 
@@ -70,15 +71,8 @@ def quickstart(
 
 
 def main() -> None:
-    """Console-script entry: run the app, turning DRG errors into one readable line and exit code 1."""
-    try:
-        app()
-    except DRGError as exc:
-        console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]")
-        sys.exit(130)
+    """Console-script entry point."""
+    run_app(app)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from drg.cli._common import console, done, split_list
+from drg.cli._common import done, run_app, split_list
 
 app = typer.Typer(help="Train, cross-validate, fine-tune and predict.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -212,18 +212,5 @@ def finetune(
     _report(result)
 
 
-def main() -> None:
-    """Run :data:`app`, printing DRG errors as one line."""
-    import sys
-
-    from drg.errors import DRGError
-
-    try:
-        app()
-    except DRGError as exc:
-        console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
-        sys.exit(1)
-
-
 if __name__ == "__main__":
-    main()
+    run_app(app)
