@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+import logging
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -213,7 +214,9 @@ def fit(
         Run directory (default ``config.out_dir``). Receives ``config.yaml``, ``run.json``,
         ``history.csv``/``history.json``, ``logs/metrics.csv``, ``checkpoints/{best,last}``,
         ``test_predictions/`` (one npz per modality with the held-out predictions, and the matching
-        ``test_targets/``) and ``metrics.json``; ``summary.json`` gets a ``training`` section.
+        ``test_targets/``), ``evaluation/<modality>/`` (per-track and per-region metrics, plots and
+        ``report.html`` with the loss curves) and ``metrics.json``; ``summary.json`` gets a ``training``
+        section.
     resume
         True to continue the run in ``out_dir`` from ``checkpoints/last``, or the run directory to
         continue from: optimiser, schedule, epoch, early-stopping state and RNG states are restored, so
@@ -318,6 +321,7 @@ def _fit(cfg: TrainConfig, out_dir: PathLike | None, resume: bool | PathLike, mo
     controller = RunController(out, has_validation=has_val,
                                checkpoint_info={"train_config": cfg, "outputs": outputs, "provenance": provenance})
     tc = cfg.trainer
+    _quiet_lightning(verbose)
     trainer = pl.Trainer(
         accelerator=tc.accelerator, devices=tc.devices, num_nodes=tc.num_nodes, strategy=tc.strategy,
         precision=tc.precision, max_epochs=cfg.stopping.max_epochs, logger=_loggers(out),
@@ -388,20 +392,39 @@ def _test(model: Any, data: Any, cfg: TrainConfig, out: Path, verbose: bool) -> 
         truth = Targets(target.values[idx], names, target.tracks, name)
         write_targets(truth, out / "test_targets" / f"{name}.npz")
         try:
-            from drg.training.metrics import per_track_metrics, summary_metrics
+            from drg.training.evaluation import evaluate
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                table = per_track_metrics(pred, truth.values, list(target.tracks))
-                summary = summary_metrics(pred, truth.values, per_track=table)
+                report = evaluate(Targets(pred, names, target.tracks, name), truth, out / "evaluation" / name,
+                                  history=out / "history.csv" if (out / "history.csv").exists() else None,
+                                  title=f"{name}: held-out test set", seed=cfg.seed, verbose=False)
         except Exception as exc:  # noqa: BLE001 - metrics must not lose a finished training run
             warnings.warn(f"test metrics for {name!r} failed: {exc}", DRGWarning, stacklevel=2)
             continue
-        result[f"test_{name}"] = {k: float(v) for k, v in summary.items() if isinstance(v, (int, float))}
-        if "pearson" in table.columns:
-            all_r.append(table["pearson"].to_numpy(dtype=float))
-            table.to_csv(out / "test_predictions" / f"{name}.per_track.tsv", sep="\t")
+        result[f"test_{name}"] = {k: float(v) for k, v in report.summary.items()
+                                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        result[f"report_{name}"] = str(report.report)
+        if "pearson" in report.per_track.columns:
+            all_r.append(report.per_track["pearson"].to_numpy(dtype=float))
     if all_r:
         r = np.concatenate(all_r)
         result["test_pearson_mean"] = float(np.nanmean(r)) if np.isfinite(r).any() else math.nan
     return result
+
+
+class _NoAdverts(logging.Filter):
+    """Drop Lightning's advertisements for its cloud services from the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡")
+
+
+def _quiet_lightning(verbose: bool) -> None:
+    """Keep Lightning's info lines (device summary) only when ``verbose``; never its advertisements."""
+    for name in ("lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO if verbose else logging.WARNING)
+        for handler in logger.handlers:  # filters on handlers also see records from child loggers
+            if not any(isinstance(f, _NoAdverts) for f in handler.filters):
+                handler.addFilter(_NoAdverts())
