@@ -12,6 +12,7 @@ from drg.cli import model as model_cli
 from drg.cli import motifs as motifs_cli
 from drg.cli import simulate as simulate_cli
 from drg.cli import train as train_cli
+from drg.cli.attribute import attribute as attribute_cmd
 from drg.cli.evaluate import evaluate as evaluate_cmd
 from drg.cli._common import run_app
 
@@ -29,6 +30,7 @@ app.add_typer(motifs_cli.app, name="motifs")
 for _name in ("train", "cv", "predict", "finetune"):
     app.command(_name)(getattr(train_cli, _name))
 app.command("evaluate")(evaluate_cmd)
+app.command("attribute")(attribute_cmd)
 
 
 def _version(value: bool) -> None:

@@ -14,6 +14,10 @@ _EXPORTS: dict[str, str] = {
     # training curves
     "plot_loss_curves": "curves",
     "read_history": "curves",
+    # sequence logos
+    "plot_attribution": "logos",
+    "plot_motif_logo": "logos",
+    "motif_heights": "logos",
     # output
     "save_figure": "_style",
 }

@@ -1,0 +1,409 @@
+"""``drg attribute``: attributions of a trained model for sequences from an npz, a FASTA or genome regions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from drg.cli._common import done, split_list
+from drg.errors import InputError
+
+_DEFAULT_GAUGE = {"gradient": "hypothetical", "tism": "raw", "ism": "raw", "deeplift_shap": "hypothetical",
+                  "integrated_gradients": "global", "smoothgrad": "local"}
+_SAMPLE_ARG = {"deeplift_shap": "n_shuffles", "integrated_gradients": "n_steps", "smoothgrad": "n_samples"}
+
+
+@dataclass
+class SequenceInput:
+    """Sequences to attribute.
+
+    Attributes
+    ----------
+    X
+        ``(N, 4, L)`` int8 one-hot sequences, in the orientation given to the model.
+    names
+        ``(N,)`` sequence names.
+    coordinates
+        ``{"chrom", "start", "end"}`` arrays (0-based half-open) of the windows, for genome regions.
+    minus
+        ``(N,)`` bool: the sequence is the reverse complement of its window (strand ``-``), for genome regions.
+    chrom_sizes
+        Chromosome lengths of the genome, for genome regions.
+    """
+
+    X: np.ndarray
+    names: np.ndarray
+    coordinates: dict[str, np.ndarray] | None = None
+    minus: np.ndarray | None = None
+    chrom_sizes: dict[str, int] | None = None
+
+
+def load_attribution_model(path: Path, which: str = "best") -> tuple[Any, dict[str, Any]]:
+    """Load a checkpoint / run directory (:func:`drg.training.load`) or a model directory written by
+    :func:`drg.models.save_model`, with its provenance (directory and SHA-256 of its ``config.yaml``)."""
+    from drg.training.checkpoint import find_checkpoint
+    from drg.utils import file_sha256
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("model directory not found", path=path)
+    directory = find_checkpoint(path, which)
+    from drg.training import load
+
+    model = load(directory)
+    config = directory / "config.yaml"
+    info = {"model": str(directory.resolve()),
+            "config_sha256": file_sha256(config) if config.exists() else None}
+    return model, info
+
+
+def read_sequences(*, npz: Path | None = None, fasta: Path | None = None, genome: Path | None = None,
+                   regions: Path | None = None, length: int | None = None, verbose: bool = False) -> SequenceInput:
+    """Read the sequences of exactly one source: a DRG one-hot ``.npz``, a FASTA file, or genome + regions.
+
+    FASTA sequences and regions are centre-padded/cropped (regions: resized around their centre) to ``length``
+    when it is given; otherwise they must all have the same length. Regions on strand ``-`` are read as the
+    reverse complement of their window.
+    """
+    given = [name for name, v in (("--npz", npz), ("--fasta", fasta), ("--genome/--regions", genome or regions))
+             if v is not None]
+    if len(given) != 1:
+        raise InputError("give exactly one sequence source: --npz FILE, --fasta FILE or --genome FA --regions BED"
+                         + (f" (got {', '.join(given)})" if given else ""))
+    from drg.genome import one_hot_encode
+
+    if npz is not None:
+        from drg.data import read_onehot_npz
+
+        data = read_onehot_npz(npz)
+        X = np.asarray(data.X)
+        if length is not None and X.shape[-1] != length:
+            raise InputError(f"sequences have length {X.shape[-1]}, --length asks for {length}", path=npz)
+        return SequenceInput(X, np.asarray(data.names).astype(str))
+    if fasta is not None:
+        from drg.genome import read_fasta
+
+        records = read_fasta(fasta)
+        if not records.sequences:
+            raise InputError("no sequences found", path=fasta)
+        lengths = sorted({len(s) for s in records.sequences})
+        if length is None and len(lengths) > 1:
+            raise InputError(f"sequences have {len(lengths)} different lengths ({lengths[:5]}); pass --length "
+                             "to centre-pad/crop them to the model's input length", path=fasta)
+        return SequenceInput(one_hot_encode(records.sequences, length=length),
+                             np.asarray(records.names).astype(str))
+    if genome is None or regions is None:
+        raise InputError("genome regions need both --genome FA and --regions BED")
+    from drg.genome import Genome, prepare_regions
+    from drg.training.inputs import example_names
+
+    table = prepare_regions(regions, length=length)
+    if not len(table):
+        raise InputError("no regions found", path=regions)
+    if "blocks" in table.columns and table["blocks"].notna().any():
+        raise InputError("spliced (block) regions are not supported; give plain intervals", path=regions)
+    spans = np.unique((table["end"] - table["start"]).to_numpy())
+    if len(spans) > 1:
+        raise InputError(f"regions have {len(spans)} different lengths ({spans[:5].tolist()}); pass --length to "
+                         "resize them around their centres", path=regions)
+    fa = Genome(genome)
+    unknown = sorted(set(table["chrom"].astype(str)) - set(fa.chrom_sizes))
+    if unknown:
+        raise InputError(f"{len(unknown)} chromosome(s) of the regions are not in the genome: {unknown[:5]}",
+                         path=regions)
+    X = one_hot_encode(fa.fetch_regions(table, verbose=verbose))
+    coords = {"chrom": table["chrom"].astype(str).to_numpy(), "start": table["start"].to_numpy(np.int64),
+              "end": table["end"].to_numpy(np.int64)}
+    minus = (table["strand"].astype(str).to_numpy() == "-") if "strand" in table.columns else \
+        np.zeros(len(table), dtype=bool)
+    return SequenceInput(X, example_names(table), coords, minus, fa.chrom_sizes)
+
+
+def parse_tracks(tracks: str, groups: Path | None, names: list[str] | None) -> Any:
+    """Track specification for :func:`drg.attribution.attribute` from ``--tracks`` and ``--groups``.
+
+    ``tracks`` is ``all`` or a comma-separated list of indices and names; with a class file it selects
+    groups by name. Unknown names raise :class:`InputError` listing the valid ones.
+    """
+    items = split_list(tracks)
+    if not items:
+        raise InputError("--tracks is empty; give 'all' or indices/names such as 0,3,liver")
+    select_all = items == ["all"]
+
+    def known(item: str, valid: list[str] | None, what: str) -> Any:
+        if item.lstrip("-").isdigit() and (valid is None or item not in valid):
+            return int(item)
+        if valid is None:
+            raise InputError(f"{what} {item!r} given by name but the model has no track names; use indices")
+        if item not in valid:
+            import difflib
+
+            close = difflib.get_close_matches(item, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            shown = ", ".join(valid[:30]) + (f", ... ({len(valid)} in all)" if len(valid) > 30 else "")
+            raise InputError(f"unknown {what} {item!r}{hint}; valid names: {shown}")
+        return item
+
+    if groups is not None:
+        from drg.attribution import read_track_groups
+
+        table = read_track_groups(groups)
+        for members in table.values():
+            for member in members:
+                known(member, names, f"track in {groups}")
+        if select_all:
+            return table
+        group_names = list(table)
+        chosen = []
+        for item in items:
+            g = known(item, group_names, "group")
+            if isinstance(g, int):
+                if not -len(group_names) <= g < len(group_names):
+                    raise InputError(f"group index {g} out of range for {len(group_names)} groups in {groups}")
+                g = group_names[g]
+            chosen.append(g)
+        return {g: table[g] for g in chosen}
+    if select_all:
+        return "all"
+    return [known(item, names, "track") for item in items]
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def _stem(out: Path) -> str:
+    return out.name[: -len(out.suffix)] if out.suffix else out.name
+
+
+def _genomic(values: np.ndarray, x: np.ndarray, minus: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(T, 4, L)`` values and ``(4, L)`` one-hot turned to the forward strand when read from strand ``-``."""
+    return (values[:, ::-1, ::-1], x[::-1, ::-1]) if minus else (values, x)
+
+
+class _ForwardStrandValues:
+    """Per-region values of an attribution file, reverse-complemented for regions read from strand ``-``."""
+
+    def __init__(self, attributions: Any, minus: np.ndarray) -> None:
+        from drg.attribution import densify
+
+        self._a, self._minus, self._densify = attributions, minus, densify
+
+    def __getitem__(self, key: tuple[int, int]) -> np.ndarray:
+        i, t = key
+        v = np.asarray(self._a.values[i, t], dtype=np.float32)
+        if self._a.layout == "topk":
+            v = self._densify(v[None, None], self._a.length)[0, 0]
+        return v[::-1, ::-1] if self._minus[i] else v
+
+
+def _write_bigwigs(out: Path, bigwig: Path, seqs: SequenceInput) -> list[Path]:
+    from drg.attribution import export_bigwig, read_attributions
+
+    a = read_attributions(out, lazy=True)
+    stored = a.values
+    try:
+        if seqs.minus is not None and seqs.minus.any():
+            X = np.asarray(a.X).copy()
+            X[seqs.minus] = X[seqs.minus][:, ::-1, ::-1]
+            a = replace(a, values=_ForwardStrandValues(replace(a), seqs.minus), X=X, layout="dense")
+        return export_bigwig(a, bigwig, chrom_sizes=seqs.chrom_sizes, prefix=f"{_stem(out)}.")
+    finally:
+        if hasattr(stored, "file"):
+            stored.file.close()
+
+
+def _plot_logos(out: Path, model: Any, spec: Any, head: int | None, seqs: SequenceInput, values_of: Any,
+                track_names: list[str], indices: list[int], window: tuple[int, int] | None,
+                device: Any, raw: bool, ylabel: str) -> list[Path]:
+    """Logo PNGs of the chosen sequences next to ``out``: ``<stem>.logo.<name>.png``.
+
+    Logos show the observed base only, or all four bases for ``raw`` deltas (0 at the observed base); a heatmap
+    of all four bases is drawn under each track.
+    """
+    import torch
+
+    from drg.attribution.gradients import inference_state, resolve_device
+    from drg.attribution.tracks import select_outputs
+    from drg.plotting.logos import plot_attribution
+
+    dev = resolve_device(device)
+    xs = torch.from_numpy(np.asarray(seqs.X[indices], dtype=np.float32)).to(dev)
+    with inference_state(model, dev):
+        wrapped, _ = select_outputs(model, spec, xs[:1], head)
+        with torch.no_grad():
+            preds = wrapped(xs).float().cpu().numpy()
+    paths = []
+    for row, i in enumerate(indices):
+        minus = bool(seqs.minus[i]) if seqs.minus is not None else False
+        vals, x = _genomic(values_of(i), np.asarray(seqs.X[i], dtype=np.float32), minus)
+        coords = None
+        if seqs.coordinates is not None:
+            coords = (str(seqs.coordinates["chrom"][i]), int(seqs.coordinates["start"][i]))
+        name = str(seqs.names[i])
+        path = out.with_name(f"{_stem(out)}.logo.{_safe(name)}.png")
+        plot_attribution(vals, X=None if raw else x, heatmap=True, track_names=track_names, predicted=preds[row], coordinates=coords,
+                         ylabel=ylabel,
+                         window=window, title=name + (" (strand -)" if minus else ""), path=path)
+        paths.append(path)
+    return paths
+
+
+def attribute(
+    model: Annotated[Path, typer.Option("--model", help="Checkpoint or run directory (drg train), or a model "
+                                        "directory (drg.models.save_model).")],
+    out: Annotated[Path, typer.Option("--out", help="Output attribution file: .npz, or .h5 (chunked HDF5).")],
+    npz: Annotated[Path | None, typer.Option("--npz", help="DRG one-hot .npz of sequences.")] = None,
+    fasta: Annotated[Path | None, typer.Option("--fasta", help="FASTA file of sequences.")] = None,
+    genome: Annotated[Path | None, typer.Option("--genome", help="Genome FASTA (with --regions).")] = None,
+    regions: Annotated[Path | None, typer.Option(
+        "--regions", help="BED/narrowPeak regions (0-based); strand '-' regions are read reverse-complemented.")] = None,
+    length: Annotated[int | None, typer.Option(
+        "--length", help="Resize regions around their centre / centre-pad FASTA sequences to this length.")] = None,
+    method: Annotated[str, typer.Option(
+        "--method", help="gradient, tism, ism, deeplift_shap, integrated_gradients or smoothgrad.")] = "tism",
+    gauge: Annotated[str | None, typer.Option(
+        "--gauge", help="Gauge (default: raw for tism/ism, hypothetical for gradient/deeplift_shap, global for "
+        "integrated_gradients, local for smoothgrad).")] = None,
+    tracks: Annotated[str, typer.Option(
+        "--tracks", help="'all' or comma-separated indices/names (group names with --groups).")] = "all",
+    groups: Annotated[Path | None, typer.Option(
+        "--groups", help="Class file 'track class': attribute the mean of each class's tracks.")] = None,
+    head: Annotated[int | None, typer.Option("--head", help="Output head of a multi-head model.")] = None,
+    which: Annotated[str, typer.Option("--which", help="Checkpoint of a run directory: best or last.")] = "best",
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", help="Sequences (ISM: edited sequences) per model call.")] = None,
+    chunk_size: Annotated[int, typer.Option(
+        "--chunk-size", help="Sequences attributed and written per chunk.")] = 1024,
+    device: Annotated[str | None, typer.Option("--device", help="cpu or cuda (default: cuda when available).")] = None,
+    n_samples: Annotated[int | None, typer.Option(
+        "--n-samples", help="References (deeplift_shap), steps (integrated_gradients) or noise samples "
+        "(smoothgrad).")] = None,
+    topk: Annotated[int | None, typer.Option(
+        "--topk", help="Store only the K positions with the largest |value| at the observed base (raw gauge: "
+        "over the 4 bases).")] = None,
+    bigwig: Annotated[Path | None, typer.Option(
+        "--bigwig", help="Directory for one bigWig per track of the observed-base values (genome regions).")] = None,
+    plot: Annotated[int, typer.Option("--plot", help="Write logo PNGs of the first N sequences.")] = 0,
+    plot_names: Annotated[str | None, typer.Option(
+        "--plot-names", help="Comma-separated sequence names to draw logos for.")] = None,
+    plot_window: Annotated[str | None, typer.Option(
+        "--plot-window", help="START,END of the logos' x axis (genomic positions for regions).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Attributions of the selected tracks to every base of every sequence, written with names, track names,
+    method, gauge and model provenance."""
+    from drg.attribution import METHODS, AttributionWriter, to_topk, write_attributions
+    from drg.attribution import attribute as run
+    from drg.attribution.tracks import model_output_names
+    from drg.utils import progress
+
+    if method not in METHODS:
+        raise InputError(f"unknown --method {method!r}; expected one of {', '.join(METHODS)}")
+    suffix = out.suffix.lower()
+    if suffix not in (".npz", ".h5", ".hdf5"):
+        raise InputError(f"--out must end in .npz or .h5; got {out.name!r}")
+    if chunk_size < 1 or (batch_size is not None and batch_size < 1):
+        raise InputError("--chunk-size and --batch-size must be positive")
+    window = None
+    if plot_window is not None:
+        parts = split_list(plot_window)
+        if len(parts) != 2 or not all(p.lstrip("-").isdigit() for p in parts):
+            raise InputError(f"--plot-window must be START,END; got {plot_window!r}")
+        window = (int(parts[0]), int(parts[1]))
+    gauge = gauge or _DEFAULT_GAUGE[method]
+    verbose = not quiet
+    net, info = load_attribution_model(model, which)
+    seqs = read_sequences(npz=npz, fasta=fasta, genome=genome, regions=regions, length=length, verbose=verbose)
+    N, _, L = seqs.X.shape
+    if N == 0:
+        raise InputError("no sequences to attribute")
+    if bigwig is not None and seqs.coordinates is None:
+        raise InputError("--bigwig needs sequences with genome coordinates (--genome and --regions)")
+    if topk is not None and not 1 <= topk <= L:
+        raise InputError(f"--topk must be between 1 and the sequence length {L}; got {topk}")
+    spec = parse_tracks(tracks, groups, model_output_names(net, head))
+    kwargs: dict[str, Any] = {}
+    if n_samples is not None:
+        if method not in _SAMPLE_ARG:
+            raise InputError(f"--n-samples applies to {', '.join(_SAMPLE_ARG)}, not {method}")
+        kwargs[_SAMPLE_ARG[method]] = n_samples
+    import torch
+
+    from drg.attribution.gradients import inference_state, resolve_device
+    from drg.attribution.tracks import select_outputs
+
+    dev = resolve_device(device)
+    with inference_state(net, dev):
+        _, selection = select_outputs(net, spec, torch.from_numpy(np.asarray(seqs.X[:1], dtype=np.float32)).to(dev),
+                                      head)
+    info = {**info, "head": head, "tracks": tracks, "groups": None if groups is None else str(groups)}
+
+    by = "max_abs" if gauge == "raw" else "max_abs_ref"  # raw deltas are 0 at the observed base
+    starts = range(0, N, chunk_size)
+    single = len(starts) == 1
+
+    def chunks():
+        for lo in progress(starts, total=len(starts), description=f"{method} attributions",
+                           verbose=verbose and not single):
+            x = np.asarray(seqs.X[lo:lo + chunk_size])
+            values = run(net, x.astype(np.float32), method, spec, gauge, None, batch_size, device, head=head,
+                         verbose=verbose and single, **kwargs)
+            yield lo, x, (to_topk(values, topk, by=by, X=x) if topk is not None else values)
+
+    coords = seqs.coordinates
+    part = (lambda lo, n: {k: v[lo:lo + n] for k, v in coords.items()}) if coords is not None else \
+        (lambda lo, n: None)
+    kept: dict[int, np.ndarray] = {}
+    wanted = set(range(min(plot, N)))
+    if plot_names:
+        lookup = {str(n): i for i, n in enumerate(seqs.names)}
+        missing = [n for n in split_list(plot_names) if n not in lookup]
+        if missing:
+            raise InputError(f"--plot-names: unknown sequence names {missing[:5]}; first names are "
+                             f"{', '.join(map(str, seqs.names[:5]))}")
+        wanted |= {lookup[n] for n in split_list(plot_names)}
+
+    def keep(lo: int, values: np.ndarray) -> None:
+        for i in range(lo, lo + len(values)):
+            if i in wanted:
+                kept[i] = values[i - lo]
+
+    if suffix == ".npz":
+        blocks = []
+        for lo, _x, values in chunks():
+            blocks.append(values)
+            keep(lo, values)
+        write_attributions(out, np.concatenate(blocks), seqs.names, selection.names, method=method, gauge=gauge,
+                           model_info=info, X=seqs.X, coordinates=coords, length=L)
+    else:
+        with AttributionWriter(out, selection.names, L, method=method, gauge=gauge, model_info=info,
+                               topk=topk) as writer:
+            for lo, x, values in chunks():
+                writer.write(values, seqs.names[lo:lo + len(values)], X=x, coordinates=part(lo, len(values)))
+                keep(lo, values)
+    done(f"{method} attributions ({gauge}) of {N} sequences x {len(selection.names)} tracks written to {out}")
+    if bigwig is not None:
+        if gauge == "raw":
+            import warnings
+
+            from drg.errors import DRGWarning
+
+            warnings.warn(f"{method} values in the raw gauge are 0 at the observed base, so the bigWig files hold "
+                          "zeros; use --gauge corrected for observed-base scores", DRGWarning, stacklevel=2)
+        paths = _write_bigwigs(out, bigwig, seqs)
+        done(f"{len(paths)} bigWig file(s) written to {bigwig}")
+    if kept:
+        from drg.attribution import densify
+
+        def values_of(i: int) -> np.ndarray:
+            v = kept[i]
+            return densify(v[None], L)[0] if topk is not None else v
+
+        paths = _plot_logos(out, net, spec, head, seqs, values_of, selection.names, sorted(kept), window, device,
+                            raw=gauge == "raw", ylabel=f"{method} ({gauge})")
+        done(f"{len(paths)} logo plot(s) written next to {out}")
