@@ -77,6 +77,21 @@ def test_quickstart_writes_summary(tmp_path):
     assert (out / "config.yaml").exists() and (out / "run.json").exists()
     from drg.data import read_onehot_npz, read_targets
 
+    training = summary["training"]
+    assert 0.3 < training["test_pearson_mean"] <= 1.0  # 2,000 sequences only; the full default reaches ~0.72
+    from drg.training import load
+
+    model = load(out / training["checkpoint"])
+    assert not model.training and model.n_outputs == [data["n_tracks"]]
+    assert (out / training["run_dir"] / "evaluation" / "targets" / "report.html").exists()
+
+    attribution = summary["attribution"]
+    assert attribution["n_sequences"] > 0 and 0.5 < attribution["auroc_mean"] <= 1.0
+    for logo in attribution["logos"]:
+        assert (out / logo).stat().st_size > 10_000
+    index = (out / summary["report"]["index"]).read_text()
+    assert index.count("<img") >= 3 + len(attribution["logos"])
+
     onehot = read_onehot_npz(out / data["files"]["sequences"])
     targets = read_targets(out / data["files"]["targets"])
     assert onehot.X.shape == (2000, 4, data["length"])
