@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from drg.cli import data as data_cli
+from drg.cli import kernels as kernels_cli
 from drg.cli import model as model_cli
 from drg.cli import motifs as motifs_cli
 from drg.cli import simulate as simulate_cli
@@ -27,6 +28,7 @@ app.add_typer(data_cli.app, name="data")
 app.add_typer(simulate_cli.app, name="simulate")
 app.add_typer(model_cli.app, name="model")
 app.add_typer(motifs_cli.app, name="motifs")
+app.add_typer(kernels_cli.app, name="kernels")
 for _name in ("train", "cv", "predict", "finetune"):
     app.command(_name)(getattr(train_cli, _name))
 app.command("evaluate")(evaluate_cmd)

@@ -18,6 +18,16 @@ _EXPORTS: dict[str, str] = {
     "TomtomMatrices": "comparison",
     "scan_motifs": "scan",
     "fimo": "scan",
+    # first-layer kernels
+    "find_first_conv": "kernels",
+    "weights_to_ppm": "kernels",
+    "kernel_pwms_from_weights": "kernels",
+    "kernel_pwms_from_activations": "kernels",
+    "random_onehot": "kernels",
+    "kernel_effects": "kernels",
+    "KernelEffects": "kernels",
+    "combine_kernels": "kernel_clusters",
+    "KernelClusters": "kernel_clusters",
 }
 
 __all__ = sorted(_EXPORTS)

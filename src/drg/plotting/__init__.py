@@ -14,6 +14,11 @@ _EXPORTS: dict[str, str] = {
     # training curves
     "plot_loss_curves": "curves",
     "read_history": "curves",
+    # motifs
+    "plot_motif_logos": "motifs",
+    "plot_motif_tree": "motifs",
+    "plot_effect_heatmap": "motifs",
+    "motif_distances": "motifs",
     # sequence logos
     "plot_attribution": "logos",
     "plot_motif_logo": "logos",
