@@ -151,72 +151,120 @@ def _column_score(dist, q, t, nq, nt, bg, work):
 
 @njit(cache=True)
 def _score_rows(dist, Q, q0, L, nq, T, t_col_nsites, bg, S):
-    """Fill ``S[i, j]`` with the score of query column ``q0 + i`` against target column ``j``."""
+    """Fill ``S[i, j]`` with the score of query column ``q0 + i`` against target column ``j`` (any distance)."""
     work = np.empty((6, 4))
-    N = T.shape[0]
-    if dist == 0:
-        # Pearson: centre once per column, then MEME's formula.
-        tc = np.empty((N, 4))
-        td = np.empty(N)
-        for j in range(N):
-            d = 0.0
-            for a in range(4):
-                y = T[j, a] - 0.25
-                tc[j, a] = y
-                d += y * y
-            td[j] = d
-        for i in range(L):
-            x0 = Q[q0 + i, 0] - 0.25
-            x1 = Q[q0 + i, 1] - 0.25
-            x2 = Q[q0 + i, 2] - 0.25
-            x3 = Q[q0 + i, 3] - 0.25
-            d1 = x0 * x0 + x1 * x1 + x2 * x2 + x3 * x3
-            for j in range(N):
-                num = x0 * tc[j, 0] + x1 * tc[j, 1] + x2 * tc[j, 2] + x3 * tc[j, 3]
-                den = math.sqrt(d1 * td[j])
-                S[i, j] = num / den if den != 0.0 else 0.0
-        return
     for i in range(L):
-        for j in range(N):
+        for j in range(T.shape[0]):
             S[i, j] = _column_score(dist, Q[q0 + i], T[j], nq, t_col_nsites[j], bg, work)
+
+
+@njit(cache=True)
+def _unit_columns(T):
+    """``(4, N)`` target columns centred on 0.25 and scaled to unit length (zero for a uniform column).
+
+    The Pearson correlation of two columns is then the dot product of their unit columns.
+    """
+    N = T.shape[0]
+    U = np.zeros((4, N))
+    for j in range(N):
+        d = 0.0
+        for a in range(4):
+            y = T[j, a] - 0.25
+            d += y * y
+        if d > 0.0:
+            r = math.sqrt(d)
+            for a in range(4):
+                U[a, j] = (T[j, a] - 0.25) / r
+    return U
+
+
+@njit(cache=True)
+def _pearson_row(U, q, row):
+    """``row[j]`` = Pearson correlation of query column ``q`` (4,) with target column ``j``; returns the
+    row's (min, max).
+
+    Computed as the dot product of unit columns, which differs from MEME's ``num / sqrt(d1 * d2)`` in the
+    last bits only; that changes no integer score once the scores are shifted by their (arbitrary) median,
+    but could move an unshifted extreme such as ``-1`` across the integer that sets MEME's offset.
+    """
+    x0 = q[0] - 0.25
+    x1 = q[1] - 0.25
+    x2 = q[2] - 0.25
+    x3 = q[3] - 0.25
+    d = x0 * x0 + x1 * x1 + x2 * x2 + x3 * x3
+    if d > 0.0:
+        r = math.sqrt(d)
+        x0 /= r
+        x1 /= r
+        x2 /= r
+        x3 /= r
+    u0 = U[0]
+    u1 = U[1]
+    u2 = U[2]
+    u3 = U[3]
+    for j in range(row.shape[0]):
+        row[j] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
+    return _min_max(row)
 
 
 # ------------------------------------------------------------------------------------------ exact quantiles
 @njit(cache=True)
-def _kth_smallest(row, k, counts, buffer):
-    """Exact ``k``-th smallest (0-based) value of ``row`` by histogram bucketing then sorting one bucket."""
+def _min_max(row):
+    """(min, max) of a 1-d array, 64 lanes at a time so that the loop vectorises."""
     n = row.shape[0]
-    lo = row[0]
-    hi = row[0]
-    for j in range(n):
-        v = row[j]
-        if v < lo:
-            lo = v
-        if v > hi:
-            hi = v
+    n64 = n - n % 64
+    lo = np.inf
+    hi = -np.inf
+    if n64 > 0:
+        mn = row[:64].copy()
+        mx = row[:64].copy()
+        for j in range(64, n64, 64):
+            np.minimum(mn, row[j : j + 64], mn)
+            np.maximum(mx, row[j : j + 64], mx)
+        lo = mn.min()
+        hi = mx.max()
+    for j in range(n64, n):
+        lo = min(lo, row[j])
+        hi = max(hi, row[j])
+    return lo, hi
+
+
+@njit(cache=True)
+def _kth_smallest(row, k, lo, hi, counts, bins, buffer):
+    """Exact ``k``-th smallest (0-based) value of ``row`` (within ``[lo, hi]``) by bucketing, then sorting
+    the one bucket that holds it. ``counts`` is (4, n_buckets) scratch, ``bins`` and ``buffer`` as long as
+    ``row``."""
+    n = row.shape[0]
     if lo == hi:
         return lo
-    nb = counts.shape[0]
+    nb = counts.shape[1]
     inv = nb / (hi - lo)
-    counts[:] = 0
     for j in range(n):
-        b = int((row[j] - lo) * inv)
-        if b >= nb:
-            b = nb - 1
-        counts[b] += 1
+        bins[j] = min(np.int32((row[j] - lo) * inv), nb - 1)
+    counts[:] = 0
+    c0 = counts[0]
+    c1 = counts[1]
+    c2 = counts[2]
+    c3 = counts[3]
+    n4 = n - n % 4
+    for j in range(0, n4, 4):
+        c0[bins[j]] += 1
+        c1[bins[j + 1]] += 1
+        c2[bins[j + 2]] += 1
+        c3[bins[j + 3]] += 1
+    for j in range(n4, n):
+        c0[bins[j]] += 1
     cum = 0
     target = 0
     for b in range(nb):
-        if cum + counts[b] > k:
+        c = c0[b] + c1[b] + c2[b] + c3[b]
+        if cum + c > k:
             target = b
             break
-        cum += counts[b]
+        cum += c
     m = 0
     for j in range(n):
-        b = int((row[j] - lo) * inv)
-        if b >= nb:
-            b = nb - 1
-        if b == target:
+        if bins[j] == target:
             buffer[m] = row[j]
             m += 1
     chosen = np.sort(buffer[:m])
@@ -358,54 +406,77 @@ def _ev(p, n):
 
 # --------------------------------------------------------------------------------------------- one query
 @njit(cache=True)
+def _quantise_row(row, quantile, offset, scale, Zi, Hi, partial):
+    """``Zi[j]`` = MEME's integer score of ``row[j] - quantile``; ``Hi`` counts them (``partial``: (4, BINS + 1)
+    scratch)."""
+    n = row.shape[0]
+    for j in range(n):
+        # y >= 0 by construction of ``offset``, so adding 0.5 and truncating rounds half away from zero
+        Zi[j] = np.uint8(np.int32(((row[j] - quantile) - offset) * scale + 0.5))
+    partial[:] = 0
+    p0 = partial[0]
+    p1 = partial[1]
+    p2 = partial[2]
+    p3 = partial[3]
+    n4 = n - n % 4
+    for j in range(0, n4, 4):
+        p0[Zi[j]] += 1
+        p1[Zi[j + 1]] += 1
+        p2[Zi[j + 2]] += 1
+        p3[Zi[j + 3]] += 1
+    for j in range(n4, n):
+        p0[Zi[j]] += 1
+    for v in range(Hi.shape[0]):
+        Hi[v] += p0[v] + p1[v] + p2[v] + p3[v]
+
+
+@njit(cache=True)
 def _one_query(
-    dist, Q, q0, L, nq, T, t_start, t_col_nsites, bg, complete, min_overlap, internal, norient,
-    out_p, out_offset, out_overlap,
+    dist, Q, q0, L, nq, T, U, t_start, t_col_nsites, t_len_index, n_lengths, bg, complete, min_overlap,
+    internal, norient, out_p, out_offset, out_overlap,
 ):
     N = T.shape[0]
     n_entries = t_start.shape[0] - 1
+    fast = dist == 0 and complete  # Pearson from unit columns (relies on the median shift, see _pearson_row)
     S = np.empty((L, N))
-    _score_rows(dist, Q, q0, L, nq, T, t_col_nsites, bg, S)
+    if not fast:
+        _score_rows(dist, Q, q0, L, nq, T, t_col_nsites, bg, S)
 
-    if complete:
-        counts = np.empty(_SELECT_BINS, np.int64)
-        buffer = np.empty(N)
-        k1 = int(math.floor(0.5 * N)) - 1
-        k2 = int(math.ceil(0.5 * N)) - 1
-        if k1 < 0:
-            k1 = 0
-        if k2 < k1:
-            k2 = k1
-        for i in range(L):
-            v1 = _kth_smallest(S[i], k1, counts, buffer)
-            v2 = v1 if k2 == k1 else _kth_smallest(S[i], k2, counts, buffer)
-            quantile = (v1 + v2) / 2.0
-            for j in range(N):
-                S[i, j] -= quantile
-
-    small = S[0, 0]
-    large = S[0, 0]
+    # per-column shift (the median with complete scores) and the range of shifted scores
+    quantile = np.zeros(L)
+    counts = np.empty((4, _SELECT_BINS), np.int32)
+    bins = np.empty(N, np.int32)
+    buffer = np.empty(N)
+    k1 = int(math.floor(0.5 * N)) - 1
+    k2 = int(math.ceil(0.5 * N)) - 1
+    if k1 < 0:
+        k1 = 0
+    if k2 < k1:
+        k2 = k1
+    small = np.inf
+    large = -np.inf
     for i in range(L):
-        for j in range(N):
-            v = S[i, j]
-            if v < small:
-                small = v
-            if v > large:
-                large = v
+        r = S[i]
+        if fast:
+            lo, hi = _pearson_row(U, Q[q0 + i], r)
+        else:
+            lo, hi = _min_max(r)
+        if complete:
+            v1 = _kth_smallest(r, k1, lo, hi, counts, bins, buffer)
+            v2 = v1 if k2 == k1 else _kth_smallest(r, k2, lo, hi, counts, bins, buffer)
+            quantile[i] = (v1 + v2) / 2.0
+        small = min(small, lo - quantile[i])
+        large = max(large, hi - quantile[i])
     if large == small:
         small = large - 1.0
     offset = math.floor(small)
     scale = math.floor(BINS / (large - offset))
 
-    Zt = np.empty((N, L), np.int32)  # transposed so that an alignment diagonal stays in a few cache lines
+    Z = np.empty((L, N), np.uint8)
     H = np.zeros((L, BINS + 1), np.int64)
+    partial = np.empty((4, BINS + 1), np.int64)
     for i in range(L):
-        for j in range(N):
-            y = (S[i, j] - offset) * scale
-            z = int(y + 0.5) if y >= 0 else int(y - 0.5)
-            Zt[j, i] = z
-            H[i, z] += 1
-    Zflat = Zt.reshape(N * L)
+        _quantise_row(S[i], quantile[i], offset, scale, Z[i], H[i], partial)
 
     sf_start = np.zeros((L, L), np.int64)
     sf_len = np.zeros((L, L), np.int64)
@@ -422,12 +493,8 @@ def _one_query(
     max_len = 0
     for t in range(n_entries):
         max_len = max(max_len, t_start[t + 1] - t_start[t])
-    n_x = L * BINS + L * o_scaled + 2
-    memo = np.full((max_len + 1, n_x), -1.0) if complete else np.empty((1, 1))
-    tab_base = np.zeros((max_len + 1, L + max_len), np.int64)
-    tab_length = np.zeros((max_len + 1, L + max_len), np.int64)
-    tab_shift = np.zeros((max_len + 1, L + max_len), np.int64)
-    tab_done = np.zeros(max_len + 1, np.bool_)
+    acc = np.empty(L + max_len + 1, np.int32)
+    best_x = np.empty(n_entries, np.int64)
     for t in range(n_entries):
         c0 = t_start[t]
         tlen = t_start[t + 1] - c0
@@ -444,50 +511,75 @@ def _one_query(
             mo = min(min_overlap, L, tlen)
             start = mo
             end = L + tlen - mo
-        best_key = np.inf
+        # acc[c] = summed score of alignment c (target column j against query column j - c + L)
+        for c in range(L + tlen):
+            acc[c] = 0
+        for i in range(L):
+            base = L - i
+            for j in range(tlen):
+                acc[base + j] += Z[i, c0 + j]
         best_overlap = -1
         best_offset = 0
-        for configuration in range(start, end + 1):
-            if configuration <= L:
-                tc = 0
-                qc = L - configuration
-            else:
-                qc = 0
-                tc = configuration - L
-            overlap = min(L - qc, tlen - tc)
-            diagonal = Zflat[(c0 + tc) * L + qc :]
-            score = 0
-            for k in range(overlap):
-                score += diagonal[k * (L + 1)]
-            if complete:
-                key = -float(score - overlap * o_scaled)
-            else:
-                key = _sf_at(sf, sf_start, sf_len, qc, qc + overlap - 1, score)
-            if key < best_key or (key == best_key and overlap > best_overlap):
-                best_key = key
-                best_overlap = overlap
-                best_offset = configuration - L
         if complete:
-            x = int(-best_key) + L * o_scaled
-            p = memo[tlen, x]
-            if p < 0:
-                n_al = L + tlen - 1
-                if not tab_done[tlen]:
-                    b_, l_, s_ = _alignment_tables(L, tlen, o_scaled, sf_start, sf_len)
-                    tab_base[tlen, :n_al] = b_
-                    tab_length[tlen, :n_al] = l_
-                    tab_shift[tlen, :n_al] = s_
-                    tab_done[tlen] = True
-                p = _max_pvalue(
-                    sf, tab_base[tlen, :n_al], tab_length[tlen, :n_al], tab_shift[tlen, :n_al], x, norient
+            # best complete score, then larger overlap, then first configuration, packed in one integer
+            best_code = np.int64(-(1 << 62))
+            for configuration in range(start, end + 1):
+                overlap = min(configuration, tlen, L, L + tlen - configuration)
+                code = (
+                    (np.int64(acc[configuration] - overlap * o_scaled) << 20)
+                    + (overlap << 10)
+                    + (1023 - configuration)
                 )
-                p = float(np.float32(p))
-                memo[tlen, x] = p
+                best_code = max(best_code, code)
+            best_configuration = 1023 - (best_code & 1023)
+            best_overlap = (best_code >> 10) & 1023
+            best_offset = best_configuration - L
+            best_x[t] = (best_code >> 20) + L * o_scaled
         else:
-            p = _ev(best_key, (end - start + 1) * norient)
-        out_p[t] = p
+            best_key = np.inf
+            for configuration in range(start, end + 1):
+                if configuration <= L:
+                    qc = L - configuration
+                    overlap = min(configuration, tlen)
+                else:
+                    qc = 0
+                    overlap = min(L, tlen - configuration + L)
+                key = _sf_at(sf, sf_start, sf_len, qc, qc + overlap - 1, acc[configuration])
+                if key < best_key or (key == best_key and overlap > best_overlap):
+                    best_key = key
+                    best_overlap = overlap
+                    best_offset = configuration - L
+            out_p[t] = _ev(best_key, (end - start + 1) * norient)
         out_offset[t] = best_offset
         out_overlap[t] = best_overlap
+    if not complete:
+        return
+
+    # p-value of the maximum over all alignments, once per (target length, score)
+    x_lo = best_x.min()
+    x_hi = best_x.max()
+    memo = np.full((n_lengths, x_hi - x_lo + 1), -1.0)
+    tab_base = np.zeros((n_lengths, L + max_len), np.int64)
+    tab_length = np.zeros((n_lengths, L + max_len), np.int64)
+    tab_shift = np.zeros((n_lengths, L + max_len), np.int64)
+    tab_done = np.zeros(n_lengths, np.bool_)
+    for t in range(n_entries):
+        tlen = t_start[t + 1] - t_start[t]
+        li = t_len_index[tlen]
+        x = best_x[t]
+        p = memo[li, x - x_lo]
+        if p < 0:
+            n_al = L + tlen - 1
+            if not tab_done[li]:
+                b_, l_, s_ = _alignment_tables(L, tlen, o_scaled, sf_start, sf_len)
+                tab_base[li, :n_al] = b_
+                tab_length[li, :n_al] = l_
+                tab_shift[li, :n_al] = s_
+                tab_done[li] = True
+            p = _max_pvalue(sf, tab_base[li, :n_al], tab_length[li, :n_al], tab_shift[li, :n_al], x, norient)
+            p = float(np.float32(p))
+            memo[li, x - x_lo] = p
+        out_p[t] = p
 
 
 # ------------------------------------------------------------------------------------------ all queries
@@ -529,6 +621,17 @@ def tomtom_all(
     n_queries = q_start.shape[0] - 1
     n_entries = t_start.shape[0] - 1
     n_targets = n_entries // norient
+    U = _unit_columns(T) if dist == 0 else np.empty((4, 0))
+    max_len = 0
+    for t in range(n_entries):
+        max_len = max(max_len, t_start[t + 1] - t_start[t])
+    t_len_index = np.full(max_len + 1, -1, np.int64)
+    n_lengths = 0
+    for t in range(n_entries):
+        tlen = t_start[t + 1] - t_start[t]
+        if t_len_index[tlen] < 0:
+            t_len_index[tlen] = n_lengths
+            n_lengths += 1
     res_p = np.empty((n_queries, n_targets))
     res_q = np.empty((n_queries, n_targets))
     res_offset = np.empty((n_queries, n_targets), np.int32)
@@ -541,8 +644,8 @@ def tomtom_all(
         q0 = q_start[i]
         L = q_start[i + 1] - q0
         _one_query(
-            dist, Q, q0, L, q_nsites[i], T, t_start, t_col_nsites, bg, complete, min_overlap, internal,
-            norient, p, offset, overlap,
+            dist, Q, q0, L, q_nsites[i], T, U, t_start, t_col_nsites, t_len_index, n_lengths, bg, complete,
+            min_overlap, internal, norient, p, offset, overlap,
         )
         _finish_query(
             p, overlap, offset, norient, n_targets, pi_zero, res_p[i], res_q[i], res_offset[i],

@@ -44,6 +44,8 @@ from drg.errors import InputError
 from drg.motifs.motif import ALPHABET, DEFAULT_NSITES, Motif
 
 Distance = Literal["pearson", "ed", "sandelin", "allr", "kullback", "blic1", "blic5"]
+MAX_LENGTH = 500
+"""Longest motif (columns) :func:`tomtom` accepts."""
 DISTANCES: tuple[str, ...] = ("pearson", "ed", "sandelin", "allr", "kullback", "blic1", "blic5")
 COLUMNS: tuple[str, ...] = (
     "query",
@@ -155,6 +157,10 @@ def _prepare(
                 raise InputError(f"{what} motif {i + 1} has zero probabilities; use a positive pseudocount")
     q_len = np.array([f.shape[0] for f in q_freqs], dtype=np.int64)
     t_len = np.array([f.shape[0] for f in entries], dtype=np.int64)
+    for what, lengths in (("query", q_len), ("target", t_len[:: 2 if reverse_complement else 1])):
+        if lengths.max() > MAX_LENGTH:
+            i = int(np.argmax(lengths))
+            raise InputError(f"{what} motif {i + 1} has {lengths[i]} columns; at most {MAX_LENGTH} are supported")
     arrays = {
         "Q": np.ascontiguousarray(np.concatenate(q_freqs), dtype=np.float64),
         "q_start": np.concatenate([[0], np.cumsum(q_len)]).astype(np.int64),
@@ -208,6 +214,8 @@ def _run(a, dist, min_overlap, complete_scores, internal, reverse_complement, pi
     previous = numba.get_num_threads()
     if n_jobs is not None and n_jobs > 0:
         numba.set_num_threads(min(n_jobs, numba.config.NUMBA_NUM_THREADS))
+    # queries differ in length and cost: hand them to the threads one at a time
+    chunk = numba.set_parallel_chunksize(1)
     try:
         p, q, offset, overlap, strand = kernels.tomtom_all(
             kernels.DIST_CODES[dist], a["Q"], a["q_start"], a["q_nsites"], a["T"], a["t_start"],
@@ -215,6 +223,7 @@ def _run(a, dist, min_overlap, complete_scores, internal, reverse_complement, pi
             2 if reverse_complement else 1, float(pi_zero),
         )
     finally:
+        numba.set_parallel_chunksize(chunk)
         numba.set_num_threads(previous)
     return TomtomMatrices(p, p * n_targets, q, offset, overlap, strand)
 

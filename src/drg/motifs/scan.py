@@ -1,14 +1,19 @@
 """FIMO-style motif scanning: every window of every sequence scored by a log-odds matrix, exact p-values.
 
-For each motif (after MEME/FIMO conventions):
+For each motif this follows MEME Suite 5.4's ``fimo``:
 
-1. The motif pseudocount is added, ``p' = (p * nsites + pseudocount * bg) / (nsites + pseudocount)``, and the
-   log-odds matrix is ``log2(p' / bg)``.
-2. The matrix is scaled to integers as MEME does (``offset = floor(min)``, ``scale = floor(100 / (max -
+1. The background defaults to FIMO's: the DNA frequencies of the non-redundant database (NRDB,
+   ``A 0.281774, C 0.222020, G 0.228876, T 0.267330``), not the motif file's; when both strands are scanned it is
+   averaged with its reverse complement (``A = T``, ``C = G``), as FIMO does for a complementable alphabet.
+2. The motif pseudocount is added with that background, ``p' = (p * nsites + pseudocount * bg) / (nsites +
+   pseudocount)``, and the log-odds matrix is ``log2(p' / bg)``.
+3. The matrix is scaled to integers as FIMO does (``offset = floor(min)``, ``scale = floor(1000 / (max -
    offset))``, entry ``round((x - offset) * scale)``), so the score of a window is an integer and its exact
    p-value under the 0-order background is read from the score distribution computed by convolution.
-3. Windows with ``p < threshold`` are reported; the score reported is the scaled score converted back to
-   bits (``score / scale + width * offset``), as FIMO reports it.
+4. Windows with ``p <= threshold`` are reported; the score reported is the scaled score converted back to
+   bits (``score / scale + width * offset``), as FIMO reports it. A reverse-strand hit is the window scored
+   by the reverse-complement matrix; its coordinates are those of the window on the given strand and its
+   sequence is read on the reverse strand.
 
 Windows containing a letter other than A, C, G, T (for example N, or an all-zero one-hot column) are skipped.
 """
@@ -24,7 +29,10 @@ import pandas as pd
 from drg.errors import InputError
 from drg.motifs.motif import DEFAULT_NSITES, Motif
 
-_RANGE = 100
+_RANGE = 1000
+"""Integer range of a scaled log-odds column (FIMO's ``PSSM_RANGE``)."""
+NRDB_BACKGROUND = np.array([0.281774, 0.222020, 0.228876, 0.267330])
+"""MEME Suite's DNA background (NRDB letter frequencies, A, C, G, T): FIMO's default ``--bfile``."""
 _CODES = np.full(256, 4, dtype=np.int8)
 for _i, _c in enumerate("ACGT"):
     _CODES[ord(_c)] = _i
@@ -76,7 +84,7 @@ def _scaled_matrix(motif: Motif, bg: np.ndarray, pseudocount: float) -> tuple[np
 
 
 def _pvalue_table(scaled: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """``pv[s] = P(score >= s)`` for integer window scores ``s`` in ``0 .. width * 100`` under ``bg``."""
+    """``pv[s] = P(score >= s)`` for integer window scores ``s`` in ``0 .. width * 1000`` under ``bg``."""
     w = scaled.shape[0]
     pdf = np.zeros(w * _RANGE + 1)
     pdf[0] = 1.0
@@ -91,6 +99,24 @@ def _pvalue_table(scaled: np.ndarray, bg: np.ndarray) -> np.ndarray:
         hi += int(max(row.max(), 0))
         pdf = new
     return np.minimum(np.cumsum(pdf[::-1])[::-1], 1.0)
+
+
+def _background(background: Any, motif: Motif, both_strands: bool) -> np.ndarray:
+    if background is None or (isinstance(background, str) and background == "nrdb"):
+        bg = NRDB_BACKGROUND
+    elif isinstance(background, str) and background == "motif":
+        bg = motif.background
+    elif isinstance(background, str) and background == "uniform":
+        bg = np.full(4, 0.25)
+    elif isinstance(background, str):
+        raise InputError(f"background must be 'nrdb', 'motif', 'uniform' or 4 numbers, got {background!r}")
+    else:
+        bg = background
+    bg = np.asarray(bg, dtype=np.float64).reshape(-1)
+    if bg.shape != (4,) or not np.isfinite(bg).all() or (bg <= 0).any():
+        raise InputError(f"background must be 4 positive numbers, got {bg}", record=motif.id)
+    bg = bg / bg.sum()
+    return (bg + bg[::-1]) / 2.0 if both_strands else bg
 
 
 def scan_motifs(
@@ -113,10 +139,12 @@ def scan_motifs(
     sequences
         DNA strings, or one-hot ``X: (N, 4, L)`` (A, C, G, T; all-zero columns count as N).
     threshold
-        Report windows with p-value strictly below this (FIMO ``--thresh``).
+        Report windows with p-value at most this (FIMO ``--thresh``).
     background
-        (4,) background A, C, G, T used for the log-odds and the p-values; default: each motif's own
-        background (the background block of its MEME file, as FIMO's default ``--bgfile --motif--``).
+        Background used for the pseudocount, the log-odds and the p-values: ``None`` or ``"nrdb"`` (FIMO's
+        default, :data:`NRDB_BACKGROUND`), ``"motif"`` (each motif's own background, FIMO ``--bfile
+        --motif--``), ``"uniform"`` (``--bfile --uniform--``), or four numbers A, C, G, T. With
+        ``both_strands`` it is averaged with its reverse complement, as FIMO does.
     pseudocount
         Motif pseudocount (FIMO ``--motif-pseudo``).
     both_strands
@@ -154,13 +182,10 @@ def scan_motifs(
     comp = np.frombuffer(b"TGCAN", dtype=np.uint8)
     frames = []
     for motif in motifs:
-        bg = np.asarray(motif.background if background is None else background, dtype=np.float64).reshape(-1)
-        if bg.shape != (4,) or (bg <= 0).any():
-            raise InputError(f"background must be 4 positive numbers, got {bg}", record=motif.id)
-        bg = bg / bg.sum()
+        bg = _background(background, motif, both_strands)
         M, offset, scale = _scaled_matrix(motif, bg, pseudocount)
         pv = _pvalue_table(M, bg)
-        above = np.nonzero(pv < threshold)[0]
+        above = np.nonzero(pv <= threshold)[0]
         w = M.shape[0]
         n_windows = int(np.clip(lengths - w + 1, 0, None).sum()) * (2 if both_strands else 1)
         parts = []
