@@ -9,7 +9,7 @@ import typer
 
 from drg.cli._common import done
 
-app = typer.Typer(help="Compare motifs and scan sequences.", no_args_is_help=True)
+app = typer.Typer(help="Compare motifs, scan sequences, call and cluster seqlets.", no_args_is_help=True)
 
 
 @app.command("compare")
@@ -53,7 +53,9 @@ def scan_cmd(
     from drg.motifs.scan import scan_motifs
     from drg.utils import atomic_write
 
-    names, sequences = _read_fasta(seqs)
+    from drg.genome import read_fasta
+
+    names, sequences = read_fasta(seqs)
     table = scan_motifs(
         read_motifs(motifs), sequences, threshold=thresh, pseudocount=pseudocount, both_strands=not norc,
         names=names,
@@ -63,24 +65,11 @@ def scan_cmd(
     done(f"{len(table)} hits → {out}")
 
 
-def _read_fasta(path: Path) -> tuple[list[str], list[str]]:
-    from drg.errors import InputError
-    from drg.utils import open_text
+def _register_seqlet_commands() -> None:
+    from drg.cli.motifs_seqlets import cluster, seqlets
 
-    names: list[str] = []
-    chunks: list[list[str]] = []
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith(">"):
-                names.append(line[1:].split()[0] if line[1:].split() else f"seq{len(names) + 1}")
-                chunks.append([])
-            elif not chunks:
-                raise InputError("expected a '>' header before sequence lines", path=path, line=number)
-            else:
-                chunks[-1].append(line)
-    if not names:
-        raise InputError("no FASTA records found", path=path)
-    return names, ["".join(c) for c in chunks]
+    app.command("seqlets")(seqlets)
+    app.command("cluster")(cluster)
+
+
+_register_seqlet_commands()

@@ -348,7 +348,8 @@ def _fit(cfg: TrainConfig, out_dir: PathLike | None, resume: bool | PathLike, mo
     model.eval()
     metrics: dict[str, Any] = {"best_epoch": controller.best_epoch, "best_loss": controller.best,
                                "epochs_run": len(controller.history), "rounds": controller.round,
-                               "stopped": controller.stopped_reason or "max_epochs reached"}
+                               "stopped": controller.stopped_reason or "max_epochs reached",
+                               "world_size": int(trainer.world_size)}
     with record.step("test"):
         metrics.update(_test(model, data, cfg, out, verbose))
     write_json(out / "metrics.json", _finite(metrics))

@@ -1,0 +1,180 @@
+"""Clustering seqlets and motif sets: purity on planted data, alignment, merging, effects and model comparison."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from drg.motifs.clustering import best_alignment, cluster_motifs, frame_matrices, merge_aligned
+from drg.motifs.discovery import cluster_seqlets, compare_models, effect_matrix, extract_seqlets, reproducibility
+from drg.motifs.seqlets import call_seqlets_zscore
+
+CONSENSUS = ["TGACTCAT", "CCACGTGGA", "GGGGCGGGGC", "ATTTGCATAA"]
+
+
+def _planted_attributions(seed=0, n=120, length=100):
+    """Each sequence carries one planted motif (known class) whose bases get attribution 1 + noise."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, (n, length))
+    classes = rng.integers(0, len(CONSENSUS), n)
+    starts = rng.integers(10, length - 25, n)
+    attr = rng.normal(0, 0.02, (n, length))
+    for i, (c, s) in enumerate(zip(classes, starts)):
+        motif = np.array(["ACGT".index(b) for b in CONSENSUS[c]])
+        if rng.random() < 0.5:
+            motif = 3 - motif[::-1]
+        codes[i, s:s + motif.size] = motif
+        attr[i, s:s + motif.size] += rng.uniform(0.7, 1.3, motif.size)
+    X = np.zeros((n, 4, length), np.int8)
+    X[np.arange(n)[:, None], codes, np.arange(length)[None, :]] = 1
+    A = (X * attr[:, None, :]).astype(np.float32)
+    return X, A, classes, starts
+
+
+def test_best_alignment_brute_force():
+    rng = np.random.default_rng(0)
+    mats = [rng.normal(size=(rng.integers(4, 9), 4)) for _ in range(6)]
+    frames, _ = frame_matrices(mats, width=8)
+    sim, shift, strand = best_alignment(frames, frames, max_shift=4)
+    for a in range(6):
+        for b in range(6):
+            best = (-np.inf, 0, 0)
+            for st, g in enumerate((frames[b], frames[b][::-1, ::-1])):
+                for s in range(-4, 5):
+                    # column p of A faces column p + s of B
+                    v = sum(float(frames[a][p] @ g[p + s]) for p in range(8) if 0 <= p + s < 8)
+                    if v > best[0] + 1e-6:
+                        best = (v, s, st)
+            assert sim[a, b] == pytest.approx(best[0], abs=1e-5)
+            assert (shift[a, b], strand[a, b]) == (best[1], best[2])
+    assert np.allclose(np.diag(sim), 1, atol=1e-5)
+
+
+def test_seqlet_clusters_pure_and_merged_cwm_matches():
+    X, A, classes, starts = _planted_attributions()
+    seqlets = call_seqlets_zscore(A, X, cut=3.0, max_gap=1, min_size=4, normalization="std", std=0.1)
+    assert len(seqlets) == len(classes)
+    result = cluster_seqlets(seqlets, A, X, threshold=0.4, min_seqlets=3, name=False)
+    clustered = result.seqlets
+    labels = clustered.cluster.to_numpy()
+    truth = classes[clustered.example_idx.to_numpy()]
+    table = pd.crosstab(labels, truth)
+    assert (table.gt(0).sum(axis=1) == 1).all(), table  # every cluster holds one planted motif
+    assert (table.gt(0).sum(axis=0) == 1).all(), table  # every planted motif lands in one cluster
+    for motif in result.motifs:
+        members = clustered[clustered.cluster == int(motif.id.split("_")[1])]
+        cons = CONSENSUS[classes[members.example_idx.iloc[0]]]
+        target = np.eye(4)[["ACGT".index(b) for b in cons]]
+        best = 0.0
+        for cand in (target, target[::-1, ::-1]):
+            for o in range(motif.weights.shape[0] - len(cons) + 1):
+                best = max(best, np.corrcoef(motif.weights[o:o + len(cons)].ravel(), cand.ravel())[0, 1])
+        assert best > 0.9
+        assert cons in motif.consensus or _rc(cons) in motif.consensus
+
+
+def _rc(s):
+    return s[::-1].translate(str.maketrans("ACGT", "TGCA"))
+
+
+def test_extract_seqlets_windows():
+    X, A, _, _ = _planted_attributions(n=3, length=40)
+    table = pd.DataFrame({"example_idx": [0, 1], "track_idx": [0, 0], "start": [0, 10], "end": [4, 15],
+                          "sign": [1, -1]})
+    mats = extract_seqlets(table, A, X, flank=2)
+    assert mats.cwm[0].shape == (8, 4) and (mats.cwm[0][:2] == 0).all()
+    np.testing.assert_array_equal(mats.onehot[1], X[1, :, 8:17].T)
+    np.testing.assert_allclose(mats.cwm[1], -(A[1, :, 8:17] * X[1, :, 8:17]).T)
+
+
+def test_sampling_stage_assigns_within_threshold():
+    rng = np.random.default_rng(2)
+    base = [np.eye(4)[rng.integers(0, 4, 10)] for _ in range(6)]
+    mats, truth = [], []
+    for i in range(3000):
+        c = i % 6
+        mats.append(base[c] + rng.normal(0, 0.15, (10, 4)))
+        truth.append(c)
+    cl = cluster_motifs(mats, 0.4, sample_size=300, seed=1)
+    assert cl.n_clusters == 6
+    assert (pd.crosstab(cl.labels, np.array(truth)).gt(0).sum(axis=1) == 1).all()
+    assert (1 - cl.similarity <= 0.4 + 1e-6).all()
+    merged = merge_aligned(cl, mats)
+    assert sum(m.nsites for m in merged) == 3000
+
+
+@pytest.mark.slow
+def test_scale_20k_under_60s():
+    rng = np.random.default_rng(3)
+    pool = [np.eye(4)[rng.integers(0, 4, 12)] for _ in range(300)]
+    frames, _ = frame_matrices(pool, 12)
+    sim = best_alignment(frames, frames, 8)[0]
+    keep: list[int] = []
+    for i in range(300):  # distinct motifs: best-offset similarity below 0.5 to every one kept
+        if all(sim[i, j] < 0.5 for j in keep):
+            keep.append(i)
+    assert len(keep) >= 10
+    base = [pool[i] for i in keep[:20]]
+    k = len(base)
+    mats = []
+    for i in range(20000):
+        m = base[i % k] * rng.uniform(0.5, 1.5)
+        mats.append(np.concatenate([rng.normal(0, 0.05, (rng.integers(0, 4), 4)),
+                                    m + rng.normal(0, 0.1, m.shape)]))
+    t0 = time.perf_counter()
+    cl = cluster_motifs(mats, 0.4)
+    assert time.perf_counter() - t0 < 60
+    assert (pd.crosstab(cl.labels, np.arange(20000) % k).gt(0).sum(axis=1) == 1).all()
+
+
+def test_effect_matrices_and_model_comparison():
+    df = pd.DataFrame({
+        "region": ["r1", "r1", "r2", "r2", "r3"], "track": ["t1", "t2", "t1", "t1", "t2"],
+        "cluster": [0, 0, 1, 0, -1], "score": [1.0, -3.0, 2.0, 0.5, 9.0],
+        "model": ["a", "b", "a", "b", "a"],
+    })
+    mx = effect_matrix(df, "region", stat="max")
+    assert mx.loc["r1", 0] == -3.0 and mx.loc["r2", 1] == 2.0 and "r3" not in mx.index
+    assert effect_matrix(df, "region", stat="count").loc["r1", 0] == 2
+    assert effect_matrix(df, "track", stat="sum").loc["t1", 0] == 1.5
+    assert effect_matrix(df, "track", stat="mean").loc["t2", 0] == -3.0
+    rep = reproducibility(df)
+    assert dict(zip(rep.cluster, rep.fraction)) == {0: 1.0, 1: 0.5}
+    big = pd.DataFrame({"cluster": [0] * 40 + [1] * 40, "model": ["a"] * 35 + ["b"] * 5 + ["a"] * 5 + ["b"] * 35})
+    comp = compare_models(big, "a", "b")
+    from scipy.stats import fisher_exact
+
+    assert comp.p_value.iloc[0] == pytest.approx(fisher_exact([[35, 5], [5, 35]])[1])
+    assert comp.set_index("cluster").loc[0, "odds_ratio"] > 1
+
+
+def test_cli_seqlets_and_cluster(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from drg.attribution.storage import write_attributions
+    from drg.cli.motifs_seqlets import cluster, seqlets
+    from drg.motifs.io import read_meme
+
+    X, A, classes, _ = _planted_attributions(n=80)
+    att = tmp_path / "att.npz"
+    write_attributions(att, A[:, None], [f"r{i}" for i in range(80)], ["t0"], method="grad", gauge="none", X=X)
+    app = typer.Typer()
+    app.command("seqlets")(seqlets)
+    app.command("cluster")(cluster)
+    runner = CliRunner()
+    res = runner.invoke(app, ["seqlets", str(att), "--out", str(tmp_path / "s.tsv"), "--method", "zscore",
+                              "--norm", "std", "--std", "0.1", "--cut", "3"])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    assert len(table) == 80 and set(table.region) == {f"r{i}" for i in range(80)}
+    res = runner.invoke(app, ["cluster", str(tmp_path / "s.tsv"), str(att), "--out", str(tmp_path / "out"),
+                              "--threshold", "0.4", "--min-seqlets", "3"])
+    assert res.exit_code == 0, res.output
+    motifs = read_meme(tmp_path / "out" / "clusters.meme")
+    assert len(motifs) == len(set(classes))
+    counts = pd.read_csv(tmp_path / "out" / "effects_track_count.tsv", sep="\t", index_col=0)
+    assert counts.to_numpy().sum() == 80

@@ -1,0 +1,31 @@
+"""Naming motifs by their best JASPAR matches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drg.motifs import Motif, load_bundled_jaspar
+from drg.motifs.naming import name_motifs
+
+
+def test_cwm_from_jaspar_ppm_is_named_after_it():
+    db = load_bundled_jaspar()
+    picks = [m for m in db if m.name.upper() in ("CTCF", "GATA1", "SPI1")]
+    assert len(picks) >= 2
+    queries = [Motif(name=f"q{i}", id=f"q{i}", weights=m.ppm * m.information_content[:, None])
+               for i, m in enumerate(picks)]
+    res = name_motifs(queries, q_threshold=0.05, max_names=2)
+    for (_, row), m in zip(res.table.iterrows(), picks):
+        assert m.name in row["matches"].split(";")
+        assert row["q_value"] <= 0.05
+        assert res.motifs[int(row["motif"][1:])].name.startswith(row["motif"] + ":")
+        assert len(row["matches"].split(";")) <= 2
+
+
+def test_random_motif_is_left_unnamed():
+    rng = np.random.default_rng(0)
+    db = load_bundled_jaspar()[:60]
+    ppm = np.full((6, 4), 0.25) + rng.uniform(-0.02, 0.02, (6, 4))
+    ppm /= ppm.sum(axis=1, keepdims=True)
+    res = name_motifs([Motif(name="flat", id="flat", ppm=ppm)], db, q_threshold=0.01)
+    assert res.table.loc[0, "matches"] == "" and res.motifs[0].name == "flat"
