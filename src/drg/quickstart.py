@@ -132,6 +132,9 @@ def quickstart(out_dir: PathLike, config: QuickstartConfig | None = None, *, ver
     with record.step("attribute"):
         attribution = attribution_stage(out, sim, result.model, split.test, config)
     update_summary(out, "attribution", attribution)
+    with record.step("motifs"):
+        motifs = motif_stage(out, sim, result.model, config)
+    update_summary(out, "motifs", motifs)
     with record.step("report"):
         report = write_report(out)
     update_summary(out, "report", {"index": str(report.relative_to(out))})
@@ -143,8 +146,10 @@ def quickstart(out_dir: PathLike, config: QuickstartConfig | None = None, *, ver
             f"[bold]DRG quickstart[/bold]: {summary['n_sequences']} sequences × {summary['length']} bp, "
             f"{summary['n_tracks']} tracks, {len(summary['planted_motifs'])} planted motifs; "
             f"held-out Pearson r (mean over tracks) {training['test_pearson_mean']:.3f}; "
-            f"attributions find planted motifs with AUROC {attribution['auroc_mean']:.3f} "
-            f"→ {report}"
+            f"attributions find planted motifs with AUROC {attribution['auroc_mean']:.3f}; "
+            f"planted motifs recovered from attributions "
+            f"{len(motifs['recovered']['attributions'])}/{len(motifs['planted'])}, from kernels "
+            f"{len(motifs['recovered']['kernels'])}/{len(motifs['planted'])} → {report}"
         )
     return json.loads((out / "summary.json").read_text())
 
@@ -219,6 +224,65 @@ def attribution_stage(out: Path, sim: Any, model: Any, test_index: np.ndarray,
     }
 
 
+def motif_stage(out: Path, sim: Any, model: Any, config: QuickstartConfig) -> dict[str, Any]:
+    """Motifs from attributions (seqlets → clusters) and from first-layer kernels, named by JASPAR.
+
+    A planted motif counts as recovered when some discovered motif matches its JASPAR matrix with a Tomtom
+    q-value below 0.05 against the whole bundled JASPAR 2024 collection.
+    """
+    from drg.attribution import read_attributions
+    from drg.motifs import (
+        call_seqlets,
+        cluster_seqlets,
+        kernel_pwms_from_activations,
+        load_bundled_jaspar,
+        name_motifs,
+        tomtom,
+        write_meme,
+    )
+    from drg.plotting import plot_motif_logos
+
+    folder = out / "motifs"
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = read_attributions(out / "attribution" / "test_tism.npz")
+    values, X = stored.dense(), stored.X
+    seqlets = call_seqlets(values, X, method="pvalue")
+    clusters = cluster_seqlets(seqlets, values, X, seed=config.seed)
+    write_meme(clusters.motifs, folder / "attribution_clusters.meme")
+    clusters.table.to_csv(folder / "attribution_clusters.tsv", sep="\t", index=False)
+
+    kernels = [k for k in kernel_pwms_from_activations(model, X) if (k.nsites or 0) > 0]
+    named_kernels = name_motifs(kernels)
+    write_meme(named_kernels.motifs, folder / "kernels.meme")
+    named_kernels.table.to_csv(folder / "kernels.tsv", sep="\t", index=False)
+
+    database = load_bundled_jaspar()
+    planted = {m.id: m.name for m in sim.motifs}
+
+    def recovered(found: list[Any]) -> list[str]:
+        if not found:
+            return []
+        hits = tomtom(found, database)
+        ids = set(hits.loc[hits["q_value"] < 0.05, "target"])
+        return sorted(name for motif_id, name in planted.items() if motif_id in ids)
+
+    named = clusters.table[clusters.table["matches"].fillna("") != ""] if "matches" in clusters.table else None
+    top = [clusters.motifs[i] for i in range(min(12, len(clusters.motifs)))]
+    figure = folder / "attribution_clusters.png"
+    if top:
+        plot_motif_logos(top, kind="ic", path=figure)
+    return {
+        "planted": sorted(planted.values()),
+        "recovered": {"attributions": recovered(clusters.motifs), "kernels": recovered(named_kernels.motifs)},
+        "n_seqlets": int(len(seqlets)),
+        "n_clusters": int(len(clusters.motifs)),
+        "n_named_clusters": int(0 if named is None else len(named)),
+        "clusters": clusters.table[["id", "name", "n_seqlets", "consensus"]].head(20).to_dict("records"),
+        "files": {"clusters": "motifs/attribution_clusters.meme", "kernels": "motifs/kernels.meme",
+                  "logos": str(figure.relative_to(out)) if top else None},
+    }
+
+
 def write_report(out: Path) -> Path:
     """Gather the run's numbers and figures into one self-contained ``report/index.html``."""
     import json
@@ -252,4 +316,15 @@ def write_report(out: Path) -> Path:
                            f"{attribution['auroc_mean']:.3f}.")
         for logo in attribution["logos"]:
             report.add_figure(out / logo, Path(logo).stem.removeprefix("logo_"))
+    motifs = summary.get("motifs")
+    if motifs:
+        found = motifs["recovered"]
+        report.add_section("Motifs", f"Seqlets called on the attributions were clustered into "
+                           f"{motifs['n_clusters']} motifs and named by Tomtom against JASPAR 2024. Planted "
+                           f"motifs recovered (q < 0.05) from attributions: "
+                           f"{', '.join(found['attributions']) or 'none'}; from first-layer kernels: "
+                           f"{', '.join(found['kernels']) or 'none'}; planted: {', '.join(motifs['planted'])}.")
+        report.add_table(pd.DataFrame(motifs["clusters"]), caption="Largest attribution clusters")
+        if motifs["files"].get("logos"):
+            report.add_figure(out / motifs["files"]["logos"], "Logos of the largest attribution clusters")
     return report.write(out / "report" / "index.html")

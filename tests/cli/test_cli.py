@@ -89,6 +89,11 @@ def test_quickstart_writes_summary(tmp_path):
     assert attribution["n_sequences"] > 0 and 0.5 < attribution["auroc_mean"] <= 1.0
     for logo in attribution["logos"]:
         assert (out / logo).stat().st_size > 10_000
+    motifs = summary["motifs"]
+    assert len(motifs["planted"]) == 8
+    for source in ("attributions", "kernels"):
+        assert set(motifs["recovered"][source]) <= set(motifs["planted"])
+    assert (out / motifs["files"]["clusters"]).exists() and (out / motifs["files"]["kernels"]).exists()
     index = (out / summary["report"]["index"]).read_text()
     assert index.count("<img") >= 3 + len(attribution["logos"])
 
