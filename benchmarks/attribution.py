@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import cpu_model, write_section  # benchmarks/ is on sys.path when run as a script
 
 SECTION = "Attribution"
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
@@ -202,36 +203,6 @@ except ImportError:  # pragma: no cover - the script runs without it
     pass
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def write_section(path: Path, body: str) -> None:
-    """Replace (or append) the ``## Attribution`` section of the results file."""
-    from drg.utils import atomic_write
-
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    header = f"## {SECTION}"
-    lines = text.splitlines()
-    if header in lines:
-        start = lines.index(header)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines = lines[:start] + body.rstrip("\n").splitlines() + [""] + lines[end:]
-    else:
-        if lines and lines[-1] != "":
-            lines.append("")
-        lines += body.rstrip("\n").splitlines()
-    with atomic_write(path) as handle:
-        handle.write("\n".join(lines).rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=32, help="sequences for gradient-type methods")
@@ -274,7 +245,7 @@ def main() -> None:
         ]
         for section in sections:
             body += [f"### {section.title}", "", *section.lines, ""]
-        write_section(args.results, "\n".join(body))
+        write_section(SECTION, "\n".join(body), args.results)
         print(f"wrote section '{SECTION}' to {args.results}")
 
 

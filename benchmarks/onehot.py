@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _results import cpu_model, write_section  # benchmarks/ is on sys.path when run as a script
 
 SECTION = "One-hot encoding"
 
@@ -45,36 +46,6 @@ def cold_start_seconds() -> float:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(result.stdout.strip())
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def write_section(path: Path, body: str) -> None:
-    """Replace (or append) the ``## One-hot encoding`` section of the results file."""
-    from drg.utils import atomic_write
-
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    header = f"## {SECTION}"
-    lines = text.splitlines()
-    if header in lines:
-        start = lines.index(header)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines = lines[:start] + body.rstrip("\n").splitlines() + [""] + lines[end:]
-    else:
-        if lines and lines[-1] != "":
-            lines.append("")
-        lines += body.rstrip("\n").splitlines()
-    with atomic_write(path) as handle:
-        handle.write("\n".join(lines).rstrip("\n") + "\n")
 
 
 def main() -> None:
@@ -158,7 +129,7 @@ def main() -> None:
                 "",
             ]
         )
-        write_section(args.results, body)
+        write_section(SECTION, body, args.results)
         print(f"wrote section '{SECTION}' to {args.results}")
 
 

@@ -15,9 +15,9 @@ import argparse
 import platform
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
+from _results import write_section  # benchmarks/ is on sys.path when run as a script
 
 
 def scores(n: int, length: int, seed: int = 0) -> np.ndarray:
@@ -98,7 +98,7 @@ def main() -> None:
     import numba
 
     lines = [
-        "", "## Seqlets", "",
+        "## Seqlets", "",
         f"`python benchmarks/seqlets.py --sizes {args.sizes} --repeats {args.repeats}"
         + (f" --cluster-n {args.cluster_n}" if args.cluster_n else "")
         + f"` on {datetime.now(timezone.utc):%a %b %d %H:%M:%S UTC %Y}.",
@@ -114,9 +114,7 @@ def main() -> None:
     if cluster:
         lines += ["", f"- `cluster_motifs` on {cluster[0]:,} planted seqlet CWMs (30 motifs, threshold 0.4): "
                       f"{cluster[1]:.1f} s, {cluster[2]} clusters, peak traced memory {cluster[3]:.2f} GiB."]
-    path = Path(__file__).with_name("RESULTS.md")
-    with open(path, "a") as handle:
-        handle.write("\n".join(lines) + "\n")
+    write_section("Seqlets", "\n".join(lines))
 
 
 if __name__ == "__main__":

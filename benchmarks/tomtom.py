@@ -12,9 +12,9 @@ import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from _results import write_section  # benchmarks/ is on sys.path when run as a script
 
 COLD = (
     "import time; t = time.time(); from drg.motifs import tomtom_matrices, load_bundled_jaspar; "
@@ -76,13 +76,7 @@ def main() -> None:
     lines += ["", f"- drg cold start (fresh interpreter: import, load JASPAR, first call, cached kernels): {cold:.2f} s.", ""]
     lines += [f"- Load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other jobs share "
               "the machine, so absolute times are noisy; the ratio compares both tools in the same run).", ""]
-    results = Path(__file__).with_name("RESULTS.md")
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    start = text.find("\n## TOMTOM\n")
-    if start >= 0:  # replace the previous section
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + (text[end:] if end >= 0 else "")
-    results.write_text(text.rstrip("\n") + "\n" + "\n".join(lines))
+    write_section("TOMTOM", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _results import write_section  # benchmarks/ is on sys.path when run as a script
 
 SECTION = "Training"
 HERE = Path(__file__).resolve().parent
@@ -209,7 +210,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.results is not None:
-        _append(args.results, text)
+        write_section(SECTION, f"## {SECTION}\n\n{text}", args.results)
 
 
 def _version(name: str) -> str:
@@ -219,23 +220,6 @@ def _version(name: str) -> str:
         return md.version(name)
     except md.PackageNotFoundError:
         return "n/a"
-
-
-def _append(path: Path, text: str) -> None:
-    """Replace (or add) the ``## Training`` section of the results file."""
-    from drg.utils import atomic_write
-
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    head = f"## {SECTION}"
-    if head in old:
-        before, rest = old.split(head, 1)
-        after = rest.split("\n## ", 1)
-        tail = "\n## " + after[1] if len(after) > 1 else ""
-        old = before.rstrip() + "\n"
-    else:
-        tail = ""
-    with atomic_write(path) as handle:
-        handle.write(old.rstrip() + f"\n\n{head}\n\n{text}\n" + tail)
 
 
 if __name__ == "__main__":
