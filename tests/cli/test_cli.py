@@ -124,8 +124,9 @@ def test_regions_onehot_and_folds_from_gtf(tmp_path, shared):
     genome = shared("genomes/sacCer3_chrIV.fa.gz")
     gtf = shared("genomes/sacCer3_chrIV_50genes.annotation.gtf.gz")
     fasta = tmp_path / "tss.fa"
-    result = invoke("data", "regions", "--genome", genome, "--regions", gtf, "--feature", "tss",
-                    "--upstream", 100, "--downstream", 49, "--out", fasta)
+    with pytest.warns(DRGWarning, match="dropped 8 of 885 regions with duplicate coordinates"):
+        result = invoke("data", "regions", "--genome", genome, "--regions", gtf, "--feature", "tss",
+                        "--upstream", 100, "--downstream", 49, "--out", fasta)
     assert result.exit_code == 0, result.output
     from drg.genome import Genome, drop_duplicates, read_fasta, read_regions
 
@@ -143,8 +144,9 @@ def test_regions_onehot_and_folds_from_gtf(tmp_path, shared):
     assert records.sequences[0] == expected
 
     npz = tmp_path / "tss.npz"
-    result = invoke("data", "onehot", "--genome", genome, "--regions", gtf, "--feature", "tss",
-                    "--upstream", 100, "--downstream", 49, "--out", npz)
+    with pytest.warns(DRGWarning, match="duplicate coordinates"):
+        result = invoke("data", "onehot", "--genome", genome, "--regions", gtf, "--feature", "tss",
+                        "--upstream", 100, "--downstream", 49, "--out", npz)
     assert result.exit_code == 0, result.output
 
 
