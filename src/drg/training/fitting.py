@@ -337,6 +337,7 @@ def _fit(cfg: TrainConfig, out_dir: PathLike | None, resume: bool | PathLike, mo
         warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
         trainer.fit(module, datamodule=loaders.module(), ckpt_path=str(state_path) if state_path else None,
                     weights_only=True)
+    _close_process_group()
     best_dir = out / "checkpoints" / "best"
     if not trainer.is_global_zero:
         return FitResult(None, best_dir, {}, pd.DataFrame(controller.history), out)
@@ -412,6 +413,19 @@ def _test(model: Any, data: Any, cfg: TrainConfig, out: Path, verbose: bool) -> 
         r = np.concatenate(all_r)
         result["test_pearson_mean"] = float(np.nanmean(r)) if np.isfinite(r).any() else math.nan
     return result
+
+
+def _close_process_group() -> None:
+    """End the DDP process group on every rank once training is over.
+
+    Left open, gloo's worker threads are torn down at interpreter exit and a rank can abort ("terminate called
+    without an active exception"), which makes Lightning kill the whole run after it has finished.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 class _NoAdverts(logging.Filter):
