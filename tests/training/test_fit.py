@@ -220,3 +220,18 @@ def test_memmap_and_genome_sources(tmp_path, data):
                    "regions": str(tmp_path / "r.bed")}
     result = fit(cfg, verbose=False)
     assert result.metrics["n_test"] == 60 and math.isfinite(result.history["train_loss"].iloc[0])
+
+
+def test_classification_losses_are_evaluated_with_auroc(data, tmp_path):
+    from drg.data import Targets, write_targets
+
+    counts = read_targets(data["targets"])
+    labels = Targets((counts.values[:, :1] > np.median(counts.values[:, 0])).astype(np.float32), counts.names,
+                     ["gata_high"], "label")
+    write_targets(labels, tmp_path / "label.tsv")
+    cfg = trainkit.run_config(data, tmp_path / "run", losses=[{"name": "bce"}], stopping={"max_epochs": 2})
+    cfg["data"]["targets"] = [str(tmp_path / "label.tsv")]
+    result = fit(cfg, verbose=False)
+    per_track = pd.read_csv(tmp_path / "run" / "evaluation" / "label" / "per_track.tsv", sep="\t", index_col=0)
+    assert {"auroc", "auprc"} <= set(per_track.columns)
+    assert 0.0 <= result.metrics["test_label"]["auroc_mean"] <= 1.0

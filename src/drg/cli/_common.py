@@ -18,6 +18,25 @@ def split_list(value: str | None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def parse_devices(value: str | None) -> Any:
+    """Lightning ``devices`` from an option: None, ``"auto"``, a count, or a list such as ``0,1``."""
+    from drg.errors import InputError
+
+    if value is None:
+        return None
+    value = value.strip()
+    if value == "auto":
+        return value
+    items = split_list(value)
+    if not items or not all(item.isdigit() for item in items):
+        raise InputError(f"--devices must be a count, 'auto' or a list such as 0,1; got {value!r}")
+    if "," in value:
+        return [int(item) for item in items]
+    if int(value) < 1:
+        raise InputError(f"--devices must be at least 1; got {value!r}")
+    return int(value)
+
+
 def done(message: str) -> None:
     """Report a finished step on stderr."""
     console.print(f"[green]✓[/green] {message}")

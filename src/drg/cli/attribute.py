@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from drg.cli._common import done, split_list
+from drg.cli._common import done, parse_devices, run_app, split_list
 from drg.errors import InputError
 
 _DEFAULT_GAUGE = {"gradient": "hypothetical", "tism": "raw", "ism": "raw", "deeplift_shap": "hypothetical",
@@ -253,6 +253,16 @@ def _plot_logos(out: Path, model: Any, spec: Any, head: int | None, seqs: Sequen
     return paths
 
 
+def _distributed_devices(devices: str | None, device: str | None) -> Any:
+    """Lightning ``devices`` for a multi-device run, or None for the single-device path (no or one device)."""
+    parsed = parse_devices(devices)
+    if parsed is None or parsed == 1:
+        return None
+    if device is not None:
+        raise InputError("give either --device (one device) or --devices/--accelerator (several), not both")
+    return parsed
+
+
 def attribute(
     model: Annotated[Path, typer.Option("--model", help="Checkpoint or run directory (drg train), or a model "
                                         "directory (drg.models.save_model).")],
@@ -293,6 +303,13 @@ def attribute(
         "--plot-names", help="Comma-separated sequence names to draw logos for.")] = None,
     plot_window: Annotated[str | None, typer.Option(
         "--plot-window", help="START,END of the logos' x axis (genomic positions for regions).")] = None,
+    devices: Annotated[str | None, typer.Option(
+        "--devices", help="Attribute over several devices/processes through Lightning: a count, 'auto' or a "
+        "list '0,1' (default: one device, --device).")] = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="Lightning strategy with --devices, e.g. "
+                                                 "ddp.")] = None,
+    accelerator: Annotated[str | None, typer.Option("--accelerator", help="cpu, gpu or auto (with "
+                                                    "--devices).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Attributions of the selected tracks to every base of every sequence, written with names, track names,
@@ -337,7 +354,8 @@ def attribute(
     from drg.attribution.gradients import inference_state, resolve_device
     from drg.attribution.tracks import select_outputs
 
-    dev = resolve_device(device)
+    distributed = _distributed_devices(devices, device)
+    dev = resolve_device("cpu" if distributed is not None else device)
     with inference_state(net, dev):
         _, selection = select_outputs(net, spec, torch.from_numpy(np.asarray(seqs.X[:1], dtype=np.float32)).to(dev),
                                       head)
@@ -346,13 +364,27 @@ def attribute(
     by = "max_abs" if gauge == "raw" else "max_abs_ref"  # raw deltas are 0 at the observed base
     starts = range(0, N, chunk_size)
     single = len(starts) == 1
+    computed = None
+    if distributed is not None:
+        from drg.attribution._distributed import attribute_distributed
+
+        result = attribute_distributed(net, seqs.X, method, spec, gauge, out=out, devices=distributed,
+                                       strategy=strategy, accelerator=accelerator, batch_size=batch_size,
+                                       chunk_size=chunk_size, head=head, verbose=verbose, **kwargs)
+        if result is None:  # not process 0: process 0 writes the outputs
+            return
+        computed = result.values
+        info = {**info, "world_size": result.world_size}
 
     def chunks():
         for lo in progress(starts, total=len(starts), description=f"{method} attributions",
-                           verbose=verbose and not single):
+                           verbose=verbose and not single and computed is None):
             x = np.asarray(seqs.X[lo:lo + chunk_size])
-            values = run(net, x.astype(np.float32), method, spec, gauge, None, batch_size, device, head=head,
-                         verbose=verbose and single, **kwargs)
+            if computed is not None:
+                values = computed[lo:lo + chunk_size]
+            else:
+                values = run(net, x.astype(np.float32), method, spec, gauge, None, batch_size, device, head=head,
+                             verbose=verbose and single, **kwargs)
             yield lo, x, (to_topk(values, topk, by=by, X=x) if topk is not None else values)
 
     coords = seqs.coordinates
@@ -407,3 +439,10 @@ def attribute(
         paths = _plot_logos(out, net, spec, head, seqs, values_of, selection.names, sorted(kept), window, device,
                             raw=gauge == "raw", ylabel=f"{method} ({gauge})")
         done(f"{len(paths)} logo plot(s) written next to {out}")
+
+
+app = typer.Typer(help="Attributions of a trained model.", pretty_exceptions_enable=False, add_completion=False)
+app.command()(attribute)
+
+if __name__ == "__main__":
+    run_app(app)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from drg.cli._common import done, run_app, split_list
+from drg.cli._common import done, parse_devices, run_app, split_list
 
 app = typer.Typer(help="Train, cross-validate, fine-tune and predict.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -31,16 +31,6 @@ SeedOpt = Annotated[Optional[int], typer.Option(help="Override the seed.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar or model summary.")]
 
 
-def _devices(value: str | None) -> Any:
-    if value is None:
-        return None
-    if value == "auto":
-        return value
-    if "," in value:
-        return [int(v) for v in split_list(value)]
-    return int(value)
-
-
 def _overrides(config: Any, *, devices: str | None = None, strategy: str | None = None,
                num_nodes: int | None = None, accelerator: str | None = None, precision: str | None = None,
                max_epochs: int | None = None, batch_size: int | None = None, num_workers: int | None = None,
@@ -50,7 +40,7 @@ def _overrides(config: Any, *, devices: str | None = None, strategy: str | None 
 
     raw = config.to_dict()
     trainer = raw["trainer"]
-    for key, value in (("devices", _devices(devices)), ("strategy", strategy), ("num_nodes", num_nodes),
+    for key, value in (("devices", parse_devices(devices)), ("strategy", strategy), ("num_nodes", num_nodes),
                        ("accelerator", accelerator), ("precision", precision), ("batch_size", batch_size),
                        ("num_workers", num_workers)):
         if value is not None:

@@ -361,6 +361,10 @@ def _fit(cfg: TrainConfig, out_dir: PathLike | None, resume: bool | PathLike, mo
     return FitResult(model, best_dir, metrics, pd.DataFrame(controller.history), out)
 
 
+_CLASSIFICATION_LOSSES = {"bce", "ce"}
+"""Losses whose modality is evaluated as classification (AUROC/AUPRC) on the test set."""
+
+
 def _finite(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
@@ -386,7 +390,8 @@ def _test(model: Any, data: Any, cfg: TrainConfig, out: Path, verbose: bool) -> 
     names = data.names[idx]
     result: dict[str, Any] = {"n_test": int(len(idx))}
     all_r: list[np.ndarray] = []
-    for pred, target in zip(preds, data.targets, strict=False):
+    losses = make_losses(cfg, len(data.targets))
+    for m, (pred, target) in enumerate(zip(preds, data.targets, strict=False)):
         if pred.ndim != 2 or pred.shape[1] != target.values.shape[1]:
             continue
         name = target.modality
@@ -398,7 +403,10 @@ def _test(model: Any, data: Any, cfg: TrainConfig, out: Path, verbose: bool) -> 
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                loss = losses[m][0]
+                task = "classification" if getattr(loss, "name", None) in _CLASSIFICATION_LOSSES else "regression"
                 report = evaluate(Targets(pred, names, target.tracks, name), truth, out / "evaluation" / name,
+                                  task=task,
                                   history=out / "history.csv" if (out / "history.csv").exists() else None,
                                   title=f"{name}: held-out test set", seed=cfg.seed, verbose=False)
         except Exception as exc:  # noqa: BLE001 - metrics must not lose a finished training run
