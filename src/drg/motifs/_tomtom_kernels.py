@@ -230,6 +230,25 @@ def _min_max(row):
 
 
 @njit(cache=True)
+def _histogram4(index, n, partial):
+    """Count ``index[:n]`` into four partial histograms ``partial`` (4, n_bins), zeroed first; the caller adds
+    the four rows. Interleaving four counters avoids the store-to-load stalls of repeated equal indices."""
+    partial[:] = 0
+    p0 = partial[0]
+    p1 = partial[1]
+    p2 = partial[2]
+    p3 = partial[3]
+    n4 = n - n % 4
+    for j in range(0, n4, 4):
+        p0[index[j]] += 1
+        p1[index[j + 1]] += 1
+        p2[index[j + 2]] += 1
+        p3[index[j + 3]] += 1
+    for j in range(n4, n):
+        p0[index[j]] += 1
+
+
+@njit(cache=True)
 def _kth_smallest(row, k, lo, hi, counts, bins, buffer):
     """Exact ``k``-th smallest (0-based) value of ``row`` (within ``[lo, hi]``) by bucketing, then sorting
     the one bucket that holds it. ``counts`` is (4, n_buckets) scratch, ``bins`` and ``buffer`` as long as
@@ -241,19 +260,11 @@ def _kth_smallest(row, k, lo, hi, counts, bins, buffer):
     inv = nb / (hi - lo)
     for j in range(n):
         bins[j] = min(np.int32((row[j] - lo) * inv), nb - 1)
-    counts[:] = 0
+    _histogram4(bins, n, counts)
     c0 = counts[0]
     c1 = counts[1]
     c2 = counts[2]
     c3 = counts[3]
-    n4 = n - n % 4
-    for j in range(0, n4, 4):
-        c0[bins[j]] += 1
-        c1[bins[j + 1]] += 1
-        c2[bins[j + 2]] += 1
-        c3[bins[j + 3]] += 1
-    for j in range(n4, n):
-        c0[bins[j]] += 1
     cum = 0
     target = 0
     for b in range(nb):
@@ -413,21 +424,9 @@ def _quantise_row(row, quantile, offset, scale, Zi, Hi, partial):
     for j in range(n):
         # y >= 0 by construction of ``offset``, so adding 0.5 and truncating rounds half away from zero
         Zi[j] = np.uint8(np.int32(((row[j] - quantile) - offset) * scale + 0.5))
-    partial[:] = 0
-    p0 = partial[0]
-    p1 = partial[1]
-    p2 = partial[2]
-    p3 = partial[3]
-    n4 = n - n % 4
-    for j in range(0, n4, 4):
-        p0[Zi[j]] += 1
-        p1[Zi[j + 1]] += 1
-        p2[Zi[j + 2]] += 1
-        p3[Zi[j + 3]] += 1
-    for j in range(n4, n):
-        p0[Zi[j]] += 1
+    _histogram4(Zi, n, partial)
     for v in range(Hi.shape[0]):
-        Hi[v] += p0[v] + p1[v] + p2[v] + p3[v]
+        Hi[v] += partial[0, v] + partial[1, v] + partial[2, v] + partial[3, v]
 
 
 @njit(cache=True)
