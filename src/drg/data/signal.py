@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,21 @@ def _profile_shape(reg: _Regions, bins: int | None) -> int | None:
     if lengths[0] % bins:
         raise InputError(f"region length {lengths[0]} is not a multiple of the bin size {bins}")
     return int(lengths[0] // bins)
+
+
+def _track_setup(regions: Any, paths: Any, tracks: Sequence[str] | None, bins: int | None,
+                 unknown_chrom: str) -> tuple[_Regions, int | None, list[Any], list[str], np.ndarray]:
+    """Shared start of the per-file signal readers: regions, profile bins, files, track names and a zeroed
+    output of shape (N, T) or (N, T, n_bins)."""
+    if unknown_chrom not in ("error", "fill"):
+        raise InputError(f"unknown_chrom must be 'error' or 'fill', got {unknown_chrom!r}")
+    reg = _as_regions(regions)
+    nbins = _profile_shape(reg, bins)
+    files = _as_list(paths)
+    names = _track_names(files, tracks)
+    n = len(reg.chrom)
+    out = np.zeros((n, len(files)) if nbins is None else (n, len(files), nbins), dtype=np.float32)
+    return reg, nbins, files, names, out
 
 
 def _track_names(paths: Sequence[PathLike], tracks: Sequence[str] | None) -> list[str]:
@@ -170,14 +185,8 @@ def bigwig_signal(
 
     if stat not in ("mean", "sum", "max", "min", "coverage"):
         raise InputError(f"stat must be mean, sum, max, min or coverage, got {stat!r}")
-    if unknown_chrom not in ("error", "fill"):
-        raise InputError(f"unknown_chrom must be 'error' or 'fill', got {unknown_chrom!r}")
-    reg = _as_regions(regions)
-    nbins = _profile_shape(reg, bins)
-    files = _as_list(paths)
-    names = _track_names(files, tracks)
+    reg, nbins, files, names, out = _track_setup(regions, paths, tracks, bins, unknown_chrom)
     n = len(reg.chrom)
-    out = np.empty((n, len(files)) if nbins is None else (n, len(files), nbins), dtype=np.float32)
     for t, path in enumerate(files):
         if not Path(path).exists():
             raise InputError("bigWig file not found", path=path)
@@ -366,14 +375,7 @@ def bam_insertions(
     """
     if paired not in (True, False, "auto"):
         raise InputError(f"paired must be True, False or 'auto', got {paired!r}")
-    if unknown_chrom not in ("error", "fill"):
-        raise InputError(f"unknown_chrom must be 'error' or 'fill', got {unknown_chrom!r}")
-    reg = _as_regions(regions)
-    nbins = _profile_shape(reg, bins)
-    files = _as_list(paths)
-    names = _track_names(files, tracks)
-    n = len(reg.chrom)
-    out = np.zeros((n, len(files)) if nbins is None else (n, len(files), nbins), dtype=np.float32)
+    reg, nbins, files, names, out = _track_setup(regions, paths, tracks, bins, unknown_chrom)
     chroms = pd.unique(reg.chrom)
     for t, path in enumerate(files):
         bam = _open_bam(path, build_index)
