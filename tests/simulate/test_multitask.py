@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from drg.errors import InputError
+from drg.genome import reverse_complement_sequence
 from drg.motifs import Motif, read_meme
 from drg.simulate import MultitaskSimulation, multitask_regression, write_simulation
 from drg.simulate.multitask import DEFAULT_MOTIFS, expected_signal
-from drg.simulate.synthetic import reverse_complement_text
 
 N = 3000
 
@@ -111,7 +111,7 @@ def test_planted_instances_and_ground_truth(clean_sim):
         ppm = motif.ppm if row.strand == "+" else motif.reverse_complement().ppm
         window = codes[row.seq_index, row.start : row.end]
         forward = "".join("ACGT"[c] for c in window)
-        assert (forward if row.strand == "+" else reverse_complement_text(forward)) == row.site
+        assert (forward if row.strand == "+" else reverse_complement_sequence(forward)) == row.site
         assert (ppm[np.arange(motif.length), window] > 0).all()
         np.testing.assert_array_equal(sim.ground_truth[row.seq_index][:, row.start : row.end], ppm.T.astype(np.float32))
         assert not covered[row.seq_index, row.start : row.end].any()  # no overlap

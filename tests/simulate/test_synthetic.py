@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from drg.errors import InputError
+from drg.genome import reverse_complement_sequence
 from drg.motifs import Motif, read_meme
 from drg.simulate import SyntheticCode, synthetic_code, write_simulation
 from drg.simulate.synthetic import (
@@ -19,7 +20,6 @@ from drg.simulate.synthetic import (
     column_similarity,
     layout_instances,
     one_hot_from_codes,
-    reverse_complement_text,
 )
 
 N = 2000
@@ -43,7 +43,7 @@ def check_instances(X: np.ndarray, truth: np.ndarray, instances: pd.DataFrame, m
         assert row.end - row.start == motif.length
         window = codes[row.seq_index, row.start : row.end]
         forward = "".join("ACGT"[c] for c in window)
-        assert (forward if row.strand == "+" else reverse_complement_text(forward)) == row.site
+        assert (forward if row.strand == "+" else reverse_complement_sequence(forward)) == row.site
         assert (ppm[np.arange(motif.length), window] > 0).all(), (row.motif_id, row.site)
         np.testing.assert_array_equal(truth[row.seq_index][:, row.start : row.end], ppm.T.astype(np.float32))
 

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import numpy as np
 
 from drg.errors import InputError
-from drg.utils import PathLike, atomic_write, is_gzip, open_text, progress, write_text_atomic
+from drg.genome.onehot import reverse_complement_sequence
+from drg.utils import (
+    PathLike,
+    atomic_write,
+    is_gzip,
+    open_text,
+    progress,
+    write_text_atomic,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,13 +35,7 @@ __all__ = ["FastaRecords", "Genome", "read_chrom_sizes", "read_fasta", "write_fa
 
 logger = logging.getLogger(__name__)
 
-_COMPLEMENT = str.maketrans("ACGTURYKMSWBDHVNacgturykmswbdhvn-", "TGCAAYRMKSWVHDBNtgcaayrmkswvhdbn-")
 _ILLEGAL = re.compile(r"[^ACGTURYKMSWBDHVNacgturykmswbdhvn\-]")
-
-
-def _reverse_complement(seq: str) -> str:
-    """Reverse complement of a DNA string (IUPAC codes, case preserved)."""
-    return seq.translate(_COMPLEMENT)[::-1]
 
 
 def _default_cache_dir() -> Path:
@@ -276,7 +278,7 @@ class Genome:
         seq = self._padded(chrom, start, end, size)
         if self.uppercase:
             seq = seq.upper()
-        return _reverse_complement(seq) if strand == "-" else seq
+        return reverse_complement_sequence(seq) if strand == "-" else seq
 
     def fetch_regions(
         self,
@@ -342,7 +344,7 @@ class Genome:
                 seq = seq.upper()
             strand = strands[i]
             if strand == "-":
-                seq = _reverse_complement(seq)
+                seq = reverse_complement_sequence(seq)
             elif strand not in ("+", "."):
                 raise InputError(f"strand must be '+', '-' or '.', got {strand!r}", record=name)
             out.append(seq)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from drg.errors import InputError
+from drg.genome.onehot import reverse_complement_sequence
 from drg.motifs.motif import Motif
 
 DEFAULT_CORE = ("SP1", "GABPA", "CEBPB", "MAX", "YY1")
@@ -162,11 +163,6 @@ def plant(
     return sites
 
 
-def reverse_complement_text(site: str) -> str:
-    """Reverse complement of an ACGT string."""
-    return site[::-1].translate(str.maketrans("ACGT", "TGCA"))
-
-
 def one_hot_from_codes(codes: np.ndarray) -> np.ndarray:
     """(N, L) codes 0..3 -> (N, 4, L) int8 one-hot, channels A, C, G, T."""
     return (codes[:, None, :] == np.arange(4, dtype=codes.dtype)[None, :, None]).astype(np.int8)
@@ -184,7 +180,7 @@ def instances_frame(
     extra: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Table of planted instances; ``site`` is read 5'->3' on the motif's own strand."""
-    sites = [s if strand == "+" else reverse_complement_text(s) for s, strand in zip(forward_sites, strands)]
+    sites = [s if strand == "+" else reverse_complement_sequence(s) for s, strand in zip(forward_sites, strands)]
     frame = pd.DataFrame(
         {
             "seq_index": seq_index.astype(np.int64),
