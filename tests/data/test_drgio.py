@@ -115,3 +115,26 @@ def test_write_rejects_bad_input(tmp_path):
     with pytest.raises(InputError, match="int8"):
         write_onehot_npz(tmp_path / "a.npz", np.full((1, 4, 5), 0.5), ["a"])
     assert not (tmp_path / "a.npz").exists()
+
+
+def test_read_sequences_from_npz_cache_and_fasta(tmp_path):
+    from drg.data import read_sequences, write_onehot_memmap, write_onehot_npz
+    from drg.genome import one_hot_encode, write_fasta
+
+    seqs = ["ACGTAC", "TTGACA"]
+    X = one_hot_encode(seqs)
+    write_onehot_npz(tmp_path / "a.npz", X, ["a", "b"])
+    write_onehot_memmap(tmp_path / "cache", X, ["a", "b"])
+    write_fasta(["a", "b"], seqs, tmp_path / "a.fa")
+    for source in ("a.npz", "cache", "a.fa"):
+        data = read_sequences(tmp_path / source)
+        np.testing.assert_array_equal(np.asarray(data.X), X)
+        assert list(data.names) == ["a", "b"]
+    with pytest.raises(InputError, match="length 6, expected 8"):
+        read_sequences(tmp_path / "a.npz", length=8)
+    write_fasta(["a", "b"], ["ACGT", "ACGTAC"], tmp_path / "b.fa")
+    with pytest.raises(InputError, match="2 different lengths"):
+        read_sequences(tmp_path / "b.fa")
+    assert read_sequences(tmp_path / "b.fa", length=6).X.shape == (2, 4, 6)
+    with pytest.raises(InputError, match="file not found"):
+        read_sequences(tmp_path / "missing.npz")

@@ -76,26 +76,11 @@ def read_sequences(*, npz: Path | None = None, fasta: Path | None = None, genome
                          + (f" (got {', '.join(given)})" if given else ""))
     from drg.genome import one_hot_encode
 
-    if npz is not None:
-        from drg.data import read_onehot_npz
+    if npz is not None or fasta is not None:
+        from drg.data import read_sequences
 
-        data = read_onehot_npz(npz)
-        X = np.asarray(data.X)
-        if length is not None and X.shape[-1] != length:
-            raise InputError(f"sequences have length {X.shape[-1]}, --length asks for {length}", path=npz)
-        return SequenceInput(X, np.asarray(data.names).astype(str))
-    if fasta is not None:
-        from drg.genome import read_fasta
-
-        records = read_fasta(fasta)
-        if not records.sequences:
-            raise InputError("no sequences found", path=fasta)
-        lengths = sorted({len(s) for s in records.sequences})
-        if length is None and len(lengths) > 1:
-            raise InputError(f"sequences have {len(lengths)} different lengths ({lengths[:5]}); pass --length "
-                             "to centre-pad/crop them to the model's input length", path=fasta)
-        return SequenceInput(one_hot_encode(records.sequences, length=length),
-                             np.asarray(records.names).astype(str))
+        data = read_sequences(npz if npz is not None else fasta, length=length)
+        return SequenceInput(np.asarray(data.X), np.asarray(data.names).astype(str))
     if genome is None or regions is None:
         raise InputError("genome regions need both --genome FA and --regions BED")
     from drg.genome import Genome, prepare_regions

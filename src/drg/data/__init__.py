@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "OneHotSet": "drgio",
     "read_onehot_npz": "drgio",
     "write_onehot_npz": "drgio",
+    "read_sequences": "drgio",
     "write_onehot_memmap": "datasets",
     "open_onehot_memmap": "datasets",
     "ArrayDataset": "datasets",

@@ -196,3 +196,44 @@ def write_onehot_npz(
     save = np.savez_compressed if compressed else np.savez
     with atomic_write(path, "wb") as handle:
         save(handle, seqfeatures=seqfeatures, genenames=names, featurenames=featurenames)
+
+
+def read_sequences(path: PathLike, *, length: int | None = None) -> OneHotSet:
+    """One-hot sequences with names from a DRG ``.npz``, a memory-mapped cache directory or a FASTA file.
+
+    Parameters
+    ----------
+    path
+        The file (or cache directory).
+    length
+        FASTA sequences are centre-padded/cropped to this length (without it they must all have the same
+        length); ``.npz`` and cache sequences must already have it.
+
+    Returns
+    -------
+    OneHotSet
+        ``X`` (N, 4, L) int8 (a read-only memmap for a cache directory) and ``names``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        from drg.data.datasets import open_onehot_memmap
+
+        data = open_onehot_memmap(path)
+    elif not path.exists():
+        raise InputError("file not found", path=path)
+    elif path.name.endswith(".npz"):
+        data = read_onehot_npz(path)
+    else:
+        from drg.genome import one_hot_encode, read_fasta
+
+        records = read_fasta(path)
+        if not records.sequences:
+            raise InputError("no sequences found", path=path)
+        lengths = sorted({len(s) for s in records.sequences})
+        if length is None and len(lengths) > 1:
+            raise InputError(f"sequences have {len(lengths)} different lengths ({lengths[:5]}); give a length "
+                             "to centre-pad/crop them to the model's input length", path=path)
+        return OneHotSet(one_hot_encode(records.sequences, length=length), np.asarray(records.names).astype(str))
+    if length is not None and data.X.shape[-1] != length:
+        raise InputError(f"sequences have length {data.X.shape[-1]}, expected {length}", path=path)
+    return data

@@ -125,27 +125,10 @@ def _source(X: Any, genome: Any, regions: Any, length: int | None, names: Any) -
     if X is None:
         raise InputError("nothing to predict: give X (array or file) or genome + regions")
     if isinstance(X, (str, Path)):
-        path = Path(X)
-        if path.is_dir():
-            from drg.data import open_onehot_memmap
+        from drg.data import read_sequences
 
-            data = open_onehot_memmap(path)
-            return "array", data.X, np.asarray(data.names).astype(str)
-        if not path.exists():
-            raise InputError("file not found", path=path)
-        if path.name.endswith(".npz"):
-            from drg.data import read_onehot_npz
-
-            data = read_onehot_npz(path)
-            return "array", data.X, np.asarray(data.names).astype(str)
-        from drg.genome import one_hot_encode, read_fasta
-
-        records = read_fasta(path)
-        lengths = {len(s) for s in records.sequences}
-        if length is None and len(lengths) > 1:
-            raise InputError(f"FASTA sequences have {len(lengths)} different lengths ({sorted(lengths)[:5]}); "
-                             "pass length= to centre-pad/crop them to the model's input length", path=path)
-        return "array", one_hot_encode(records.sequences, length=length), np.asarray(records.names).astype(str)
+        data = read_sequences(X, length=length)
+        return "array", data.X, np.asarray(data.names).astype(str)
     if hasattr(X, "X") and hasattr(X, "names"):
         return "array", X.X, np.asarray(X.names).astype(str)
     arr = X
