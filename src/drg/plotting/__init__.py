@@ -23,6 +23,14 @@ _EXPORTS: dict[str, str] = {
     "plot_attribution": "logos",
     "plot_motif_logo": "logos",
     "motif_heights": "logos",
+    # variants, in-silico experiments, design and embeddings
+    "plot_variant_attribution": "variants",
+    "plot_marginal_effects": "insilico",
+    "plot_spacing_scan": "insilico",
+    "plot_ablation_effects": "insilico",
+    "plot_design_trajectory": "design",
+    "plot_design_logos": "design",
+    "plot_embedding": "embeddings",
     # output
     "save_figure": "_style",
 }

@@ -327,7 +327,7 @@ def plot_motif_logo(
     background
         ``(4,)`` background for the information content (default: the Motif's background, else uniform).
     title
-        Axes title (default: the Motif's name).
+        Axes title (default: the Motif's name; "" for none).
     path
         Optional output file, written atomically.
     dpi
@@ -360,7 +360,8 @@ def plot_motif_logo(
         ax.axhline(0.0, color="0.5", lw=0.5, zorder=-1)
         ax.set_ylabel("weight")
     ax.set_xticks(range(L), [str(i + 1) for i in range(L)], fontsize=7)
-    if title or label:
-        ax.set_title(title or label, fontsize=9)
+    shown = label if title is None else title
+    if shown:
+        ax.set_title(shown, fontsize=9)
     save_figure(fig, path, dpi=dpi)
     return fig

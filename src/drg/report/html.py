@@ -42,13 +42,15 @@ h2 { margin-top: 1.6em; color: #334; border-bottom: 1px solid #ccd; }
 figure { margin: 1em 0; text-align: center; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: .9em; color: #555; margin-top: .3em; }
-table { border-collapse: collapse; margin: .8em 0; font-size: .88em; }
+.table-scroll { max-width: 100%; overflow-x: auto; margin: .8em 0; }
+table { border-collapse: collapse; font-size: .88em; }
 th, td { border: 1px solid #ccd; padding: .25em .6em; text-align: right; }
 th { background: #eef; }
 td.text, th.text { text-align: left; }
 .caption { font-size: .9em; color: #555; }
 .meta { font-size: .8em; color: #777; }
 nav ul { columns: 2; font-size: .9em; }
+p, figcaption, h1, h2, h3, li { overflow-wrap: anywhere; }
 """
 
 
@@ -154,7 +156,7 @@ class Report:
 
     def add_table(self, table: pd.DataFrame | pd.Series, caption: str | None = None, *,
                   float_format: str = ".4g", max_rows: int | None = 200, index: bool = True) -> Report:
-        """Add a table (every cell escaped).
+        """Add a table (every cell escaped); a table wider than the page scrolls sideways in its own box.
 
         Parameters
         ----------
@@ -176,7 +178,7 @@ class Report:
         parts = []
         if caption:
             parts.append(f'<p class="caption">{_escape(caption)}</p>')
-        parts.append("<table>\n<thead><tr>")
+        parts.append('<div class="table-scroll"><table>\n<thead><tr>')
         if index:
             parts.append(f'<th class="text">{_escape(frame.index.name or "")}</th>')
         for col in frame.columns:
@@ -190,7 +192,7 @@ class Report:
                 cls = ' class="text"' if isinstance(value, str) else ""
                 parts.append(f"<td{cls}>{_escape(_format_value(value, float_format))}</td>")
             parts.append("</tr>\n")
-        parts.append("</tbody></table>\n")
+        parts.append("</tbody></table></div>\n")
         if len(shown) < len(frame):
             parts.append(f'<p class="caption">{len(frame) - len(shown)} more rows not shown.</p>\n')
         self.blocks.append(_Block("table", "".join(parts)))
