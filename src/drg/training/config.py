@@ -5,7 +5,8 @@ Example (``run.yaml``)::
     seed: 0
     out_dir: runs/atac
     data:
-      onehot: data/sequences.npz        # or a memmap cache directory; or genome + regions (+ length)
+      onehot: data/sequences.npz        # or a memmap cache directory; or genome + regions (+ length);
+                                        # or a list, one file per input of a multi-input model
       targets: [data/atac.tsv]          # one file per output modality
       folds: data/folds.txt             # DRG fold sets; validation = set[fold], test = set[fold + 1]
       fold: 0
@@ -27,7 +28,7 @@ Every section has defaults; unknown keys are an error naming the closest valid k
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -48,6 +49,7 @@ __all__ = [
     "resolve_paths",
 ]
 
+NonNegative = Annotated[int, Field(ge=0)]
 NormMethod = Literal["log1p", "log2", "cpm", "quantile", "median_of_ratios", "standardize", "none"]
 
 
@@ -58,7 +60,10 @@ class DataConfig(Config):
     ----------
     onehot
         DRG one-hot ``.npz`` (``seqfeatures`` ``(N, L, 4)`` + ``genenames``) or a memory-mapped cache
-        directory (:func:`drg.data.write_onehot_memmap`). Exclusive with ``genome``.
+        directory (:func:`drg.data.write_onehot_memmap`). Exclusive with ``genome``. A list of such files
+        gives a model several sequence inputs (``kind: multi_input``, e.g. promoter + enhancer): input ``i``
+        is read from file ``i``, rows are matched by name across the files (each may have its own length
+        and row order), and the model receives a tuple of ``(N, 4, L_i)`` tensors.
     genome, regions
         FASTA and region file (BED/narrowPeak/GTF/table, 0-based half-open as
         :func:`drg.genome.prepare_regions` reads them): sequences are cut on the fly with jitter.
@@ -78,12 +83,13 @@ class DataConfig(Config):
         Normalisation methods (chain) applied to every modality, or a mapping modality -> chain; fitted on
         the training rows only (:func:`drg.data.normalize` with ``reference``) and stored in provenance.
     missing
-        Names present in sequences but not in a target file (or vice versa): ``"error"`` or ``"drop"``.
+        Names present in sequences but not in a target file (or vice versa), or present in one input file
+        but not in another: ``"error"`` or ``"drop"`` (keep the common names and warn).
     nonfinite
         NaN/inf target values: as :func:`drg.data.read_targets` (``"error"``, ``"drop"``, ``"zero"``).
     """
 
-    onehot: str | None = None
+    onehot: str | list[str] | None = None
     genome: str | None = None
     regions: str | None = None
     length: int | None = Field(default=None, gt=0)
@@ -104,6 +110,25 @@ class DataConfig(Config):
     @classmethod
     def _one_target(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("onehot")
+    @classmethod
+    def _some_inputs(cls, value: Any) -> Any:
+        if isinstance(value, list) and not value:
+            raise ValueError("data.onehot lists no files; give one file per model input")
+        return value
+
+    @property
+    def onehot_files(self) -> list[str]:
+        """The one-hot files, one per model input (empty for genome data)."""
+        if self.onehot is None:
+            return []
+        return list(self.onehot) if isinstance(self.onehot, list) else [self.onehot]
+
+    @property
+    def multi_input(self) -> bool:
+        """True when ``onehot`` is a list: the model takes a tuple of inputs."""
+        return isinstance(self.onehot, list)
 
     @model_validator(mode="after")
     def _check_source(self) -> DataConfig:
@@ -177,12 +202,26 @@ class AugmentationConfig(Config):
     in ``[-shift, shift]`` (array data: content shifted, zeros shifted in; genome data: the window jitters).
     ``predict_rc`` averages predictions of both strands and ``predict_shift`` over shifts ``-s, 0, s`` at
     validation, test and prediction time.
+
+    For several inputs (``data.onehot`` a list) each setting is one value for every input or a list with
+    one value per input (``reverse_complement: [true, false]`` flips the DNA input but not a transcript
+    input); every input of an example draws its own flip and shift.
     """
 
-    reverse_complement: bool = False
-    shift: int = Field(default=0, ge=0)
-    predict_rc: bool = False
-    predict_shift: int = Field(default=0, ge=0)
+    reverse_complement: bool | list[bool] = False
+    shift: NonNegative | list[NonNegative] = 0
+    predict_rc: bool | list[bool] = False
+    predict_shift: NonNegative | list[NonNegative] = 0
+
+    def per_input(self, name: str, n_inputs: int) -> list[Any]:
+        """Setting ``name`` as one value per input (a single value repeated ``n_inputs`` times)."""
+        value = getattr(self, name)
+        if not isinstance(value, list):
+            return [value] * n_inputs
+        if len(value) != n_inputs:
+            raise InputError(f"augmentation.{name} has {len(value)} values for {n_inputs} input(s); give one "
+                             "value, or one per input")
+        return list(value)
 
 
 class StoppingConfig(Config):
@@ -298,6 +337,16 @@ class TrainConfig(Config):
         if isinstance(data, dict) and isinstance(data.get("losses"), list):
             data["losses"] = [{"name": x} if isinstance(x, str) else x for x in data["losses"]]
         return data
+
+    @model_validator(mode="after")
+    def _check_inputs(self) -> TrainConfig:
+        n_inputs = len(self.data.onehot_files) if self.data.multi_input else 1
+        for name in ("reverse_complement", "shift", "predict_rc", "predict_shift"):
+            value = getattr(self.augmentation, name)
+            if isinstance(value, list) and len(value) != n_inputs:
+                raise ValueError(f"augmentation.{name} has {len(value)} values for {n_inputs} sequence input(s) "
+                                 "(data.onehot); give one value, or one per input")
+        return self
 
     @classmethod
     def from_yaml(cls, path: PathLike) -> TrainConfig:  # type: ignore[override]

@@ -19,7 +19,7 @@ from drg.errors import DRGWarning, InputError
 from drg.training.config import TrainConfig
 from drg.utils import PathLike
 
-__all__ = ["FitResult", "fit", "as_config", "build_model", "make_losses"]
+__all__ = ["FitResult", "fit", "as_config", "build_model", "check_inputs", "make_losses"]
 
 
 @dataclass
@@ -92,11 +92,15 @@ def _model_dict(config: TrainConfig) -> dict[str, Any] | None:
     return None if spec is None else copy.deepcopy(spec)
 
 
-def build_model(config: TrainConfig, length: int, targets: list[Any]) -> Any:
+def build_model(config: TrainConfig, length: int | list[int], targets: list[Any]) -> Any:
     """Build the run's model; inline/file configs get ``input_length`` and one head per modality if unset.
 
     When ``heads`` has one entry per modality, their ``n_outputs`` and ``track_names`` are set from the
-    targets (this is how a fine-tuned checkpoint gets heads for new or fewer tracks).
+    targets (this is how a fine-tuned checkpoint gets heads for new or fewer tracks). ``length`` is one
+    length per input for a multi-input model (``kind: multi_input``): a trunk without ``input_length`` gets
+    its input's length, and when ``outputs`` has one entry per modality, ``network`` outputs without
+    ``n_outputs`` get the modality's track count and outputs without ``track_names`` get the target's
+    track names (when the widths agree).
     """
     from drg.models import build
 
@@ -112,8 +116,11 @@ def build_model(config: TrainConfig, length: int, targets: list[Any]) -> Any:
         model = zoo(spec["zoo"], **(spec.get("overrides") or {}))
     else:
         kind = spec.get("kind", "cnn")
+        lengths = [int(v) for v in length] if isinstance(length, (list, tuple)) else [int(length)]
+        if kind == "multi_input":
+            spec = _fill_multi_input(spec, lengths, targets, config.seed)
         if kind == "cnn":
-            spec.setdefault("input_length", length)
+            spec.setdefault("input_length", lengths[0])
             spec.setdefault("seed", config.seed)
             heads = spec.get("heads")
             if not heads:
@@ -126,6 +133,59 @@ def build_model(config: TrainConfig, length: int, targets: list[Any]) -> Any:
         model = build(spec)
     check_outputs(model, targets)
     return model
+
+
+def _fill_multi_input(spec: dict[str, Any], lengths: list[int], targets: list[Any], seed: int) -> dict[str, Any]:
+    """Complete a multi-input model config from the data (see :func:`build_model`)."""
+    from drg.models import MultiInputConfig
+
+    spec.setdefault("seed", seed)
+    trunks = spec.get("trunks") or []
+    shared = bool(spec.get("shared", False))
+    spec.setdefault("n_inputs", len(lengths))
+    for i, trunk in enumerate(trunks):
+        if isinstance(trunk, dict) and "input_length" not in trunk:
+            wanted = set(lengths) if shared else {lengths[i]} if i < len(lengths) else set()
+            if len(wanted) > 1:
+                raise InputError(f"a shared trunk scans inputs of lengths {lengths}; set trunks[0].input_length")
+            if wanted:
+                trunk["input_length"] = wanted.pop()
+            trunk.setdefault("seed", seed)
+    outputs = spec.get("outputs") or []
+    if len(outputs) == len(targets):
+        for out, t in zip(outputs, targets):
+            if isinstance(out, dict) and out.get("function", "network") == "network":
+                out.setdefault("n_outputs", int(t.values.shape[1]))
+    cfg = MultiInputConfig.from_dict(spec)
+    if len(outputs) == len(targets):
+        for m, (out, t) in enumerate(zip(outputs, targets)):
+            if isinstance(out, dict) and out.get("track_names") is None and cfg.output_width(m) == t.values.shape[1]:
+                out["track_names"] = [str(x) for x in t.tracks]
+    return spec
+
+
+def check_inputs(model: Any, n_inputs: int, multi_input: bool, lengths: list[int]) -> None:
+    """InputError when the data's sequence inputs do not fit the model.
+
+    A multi-input model (``config.kind == "multi_input"``) needs ``data.onehot`` to list one file per
+    input, with each trunk's ``input_length`` equal to its input's length; any other model takes one input.
+    """
+    config = getattr(model, "config", None)
+    if getattr(config, "kind", None) == "multi_input":
+        if not multi_input:
+            raise InputError(f"the model takes {config.n_inputs} sequence inputs but data.onehot names one source; "
+                             "list one file per input under data.onehot")
+        if config.n_inputs != n_inputs:
+            raise InputError(f"the model takes {config.n_inputs} sequence inputs but data.onehot lists {n_inputs} "
+                             "files")
+        for i, data_length in enumerate(lengths):
+            expected = config.trunk_config(i).input_length
+            if expected != data_length:
+                raise InputError(f"input {i} has sequences of length {data_length} but its trunk expects "
+                                 f"input_length {expected}")
+    elif multi_input:
+        raise InputError(f"data.onehot lists {n_inputs} file(s) but the model takes a single sequence input; use a "
+                         "'kind: multi_input' model, or give data.onehot as one path")
 
 
 def check_outputs(model: Any, targets: list[Any]) -> None:
@@ -285,9 +345,10 @@ def _fit(cfg: TrainConfig, out_dir: PathLike | None, resume: bool | PathLike, mo
         record.add_inputs(data.inputs)
     with record.step("build_model"):
         if model is None:
-            model = build_model(cfg, data.length, data.targets)
+            model = build_model(cfg, data.lengths if data.multi_input else data.length, data.targets)
         else:
             check_outputs(model, data.targets)
+        check_inputs(model, data.n_inputs, data.multi_input, data.lengths)
         finetune_report = None
         if cfg.finetune is not None and resume_dir is None:
             from drg.training.finetuning import load_partial

@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,8 @@ import pandas as pd
 from drg.errors import DRGWarning, InputError
 from drg.training.config import AugmentationConfig, DataConfig, TrainerConfig
 
-__all__ = ["RunData", "example_names", "load_data", "make_dataset", "make_loader", "EpochSampler"]
+__all__ = ["RunData", "example_names", "load_data", "make_dataset", "make_loader", "EpochSampler", "InputMatch",
+           "match_inputs", "read_onehot_input", "MultiInputDataset"]
 
 
 @dataclass
@@ -41,6 +42,14 @@ class RunData:
         How the split was made (``"folds"``, ``"explicit"``, ``"random"``), with the fold index.
     rows
         ``(N,)`` row of each example in ``X`` (examples without targets are skipped, not copied out).
+    X_inputs
+        For several sequence inputs (``data.onehot`` a list): one ``(N_i, 4, L_i)`` array or memory map per
+        input, ``X_inputs[0] is X``; None for a single input.
+    input_rows
+        For several inputs: per input, the ``(N,)`` row of each example in ``X_inputs[i]`` (rows are matched
+        by name; ``input_rows[0]`` equals ``rows``).
+    lengths
+        Sequence length of each input (``[length]`` for a single input).
     """
 
     names: np.ndarray
@@ -54,11 +63,111 @@ class RunData:
     inputs: list[str] = field(default_factory=list)
     split_source: dict[str, Any] = field(default_factory=dict)
     rows: np.ndarray | None = None
+    X_inputs: list[Any] | None = None
+    input_rows: list[np.ndarray] | None = None
+    lengths: list[int] = field(default_factory=list)
 
     @property
     def modalities(self) -> list[str]:
         """Modality names, one per target file."""
         return [t.modality for t in self.targets]
+
+    @property
+    def multi_input(self) -> bool:
+        """True when the model receives a tuple of sequence inputs."""
+        return self.X_inputs is not None
+
+    @property
+    def n_inputs(self) -> int:
+        """Number of sequence inputs."""
+        return len(self.X_inputs) if self.X_inputs is not None else 1
+
+
+class InputMatch(NamedTuple):
+    """Rows of several inputs that hold the same examples, from :func:`match_inputs`.
+
+    Attributes
+    ----------
+    names
+        ``(N,)`` names kept, in the order of the first input.
+    rows
+        Per input, the ``(N,)`` row of each kept name in that input.
+    """
+
+    names: np.ndarray
+    rows: list[np.ndarray]
+
+
+def _first(items: Any, k: int = 5) -> list[str]:
+    return [str(x) for x in list(items)[:k]]
+
+
+def match_inputs(names: list[np.ndarray], files: list[str], *, missing: str = "error") -> InputMatch:
+    """Match the rows of several sequence inputs by name.
+
+    Parameters
+    ----------
+    names
+        One ``(N_i,)`` array of names per input; names must be unique within an input.
+    files
+        The file each input was read from (named in errors and warnings).
+    missing
+        ``"error"``: every input must hold exactly the names of the first input (in any order), else
+        :class:`~drg.errors.InputError` naming the file and the first missing and extra names; ``"drop"``:
+        keep the names present in every input and warn with :class:`~drg.errors.DRGWarning`.
+
+    Returns
+    -------
+    InputMatch
+        Kept names in the first input's order and, per input, their rows.
+    """
+    for values, path in zip(names, files):
+        uniq, counts = np.unique(values, return_counts=True)
+        if (counts > 1).any():
+            dup = uniq[counts > 1]
+            raise InputError(f"{len(dup)} sequence name(s) occur more than once (first: {_first(dup)}); rows of "
+                             "several inputs are matched by name, so names must be unique", path=path)
+    reference = np.asarray(names[0]).astype(str)
+    keep = np.ones(len(reference), dtype=bool)
+    positions = [np.arange(len(reference), dtype=np.int64)]
+    for values, path in zip(names[1:], files[1:]):
+        values = np.asarray(values).astype(str)
+        pos = pd.Index(values).get_indexer(reference).astype(np.int64)
+        absent = reference[pos < 0]
+        extra = values[~np.isin(values, reference)]
+        if (len(absent) or len(extra)) and missing == "error":
+            parts = []
+            if len(absent):
+                parts.append(f"{len(absent)} name(s) of {files[0]} are missing here (first: {_first(absent)})")
+            if len(extra):
+                parts.append(f"{len(extra)} name(s) here are not in {files[0]} (first: {_first(extra)})")
+            raise InputError("; ".join(parts) + "; the rows of every data.onehot file are matched by name (set "
+                             "data.missing: drop to keep only the names common to all inputs)", path=path)
+        keep &= pos >= 0
+        positions.append(pos)
+    if not keep.all():
+        lost = reference[~keep]
+        warnings.warn(f"{len(lost)} of {len(reference)} examples are not in every sequence input and were dropped "
+                      f"(first: {_first(lost)})", DRGWarning, stacklevel=3)
+    if not keep.any():
+        raise InputError(f"no sequence name is shared by all {len(files)} inputs: {', '.join(map(str, files))}")
+    return InputMatch(reference[keep], [p[keep] for p in positions])
+
+
+def read_onehot_input(path: str | Path) -> tuple[Any, np.ndarray, list[str]]:
+    """``(X, names, files read)`` of a DRG one-hot ``.npz`` or a memory-mapped cache directory."""
+    path = Path(path)
+    if path.is_dir():
+        from drg.data import open_onehot_memmap
+
+        data = open_onehot_memmap(path)
+        files = [str(path / "X.npy"), str(path / "names.npy")]
+    else:
+        from drg.data import read_onehot_npz
+
+        data = read_onehot_npz(path)
+        files = [str(path)]
+    return data.X, np.asarray(data.names).astype(str), files
 
 
 def _read_names(value: str | list[str], what: str) -> list[str]:
@@ -149,19 +258,23 @@ def load_data(config: DataConfig, *, seed: int = 0) -> RunData:
     inputs: list[str] = []
     X = None
     regions = None
+    arrays: list[Any] = []
+    input_rows: list[np.ndarray] = []
     if config.onehot is not None:
-        path = Path(config.onehot)
-        if path.is_dir():
-            from drg.data import open_onehot_memmap
-
-            data = open_onehot_memmap(path)
-            inputs += [str(path / "X.npy"), str(path / "names.npy")]
+        files = config.onehot_files
+        all_names = []
+        for path in files:
+            array, file_names, read = read_onehot_input(path)
+            arrays.append(array)
+            all_names.append(file_names)
+            inputs += read
+        X, names = arrays[0], all_names[0]
+        if len(files) > 1:
+            match = match_inputs(all_names, files, missing=config.missing)
+            input_rows = match.rows
+            names = match.names
         else:
-            from drg.data import read_onehot_npz
-
-            data = read_onehot_npz(path)
-            inputs.append(str(path))
-        X, names = data.X, np.asarray(data.names).astype(str)
+            input_rows = [np.arange(len(names), dtype=np.int64)]
         length = int(X.shape[2])
     elif config.genome is not None:
         from drg.genome import prepare_regions
@@ -213,8 +326,14 @@ def load_data(config: DataConfig, *, seed: int = 0) -> RunData:
         targets = out
     else:
         norm_params = [[] for _ in targets]
-    rows = keep if X is not None else np.arange(len(names))
-    return RunData(names, X, config.genome, regions, length, targets, split, norm_params, inputs, source, rows)
+    if X is None:
+        return RunData(names, X, config.genome, regions, length, targets, split, norm_params, inputs, source,
+                       np.arange(len(names)), lengths=[length])
+    rows_per_input = [r[keep] for r in input_rows]
+    multi = config.multi_input
+    return RunData(names, X, config.genome, regions, length, targets, split, norm_params, inputs, source,
+                   rows_per_input[0], X_inputs=arrays if multi else None,
+                   input_rows=rows_per_input if multi else None, lengths=[int(a.shape[2]) for a in arrays])
 
 
 class _Subset:
@@ -232,15 +351,84 @@ class _Subset:
     def set_epoch(self, epoch: int) -> None:
         self.dataset.set_epoch(epoch)
 
+    @property
+    def multi_input(self) -> bool:
+        """True when items hold a tuple of sequence inputs."""
+        return bool(getattr(self.dataset, "multi_input", False))
+
+
+class MultiInputDataset:
+    """Examples made of several sequence inputs, each row looked up in its own dataset.
+
+    Parameters
+    ----------
+    datasets
+        One dataset per input, without targets, whose items are ``(4, L_i)`` tensors (an
+        :class:`~drg.data.ArrayDataset` with its own augmentation settings and seed).
+    rows
+        Per input, the ``(N,)`` row of each example in that input's dataset.
+    targets
+        None, or one ``(N, T_m)`` float32 array per modality, in example order.
+
+    Notes
+    -----
+    ``dataset[j]`` is ``(x_1, ..., x_k)`` (a tuple of float32 tensors ``(4, L_i)``) without targets and
+    ``((x_1, ..., x_k), [y_1, ..., y_m])`` with them; the default collate turns a batch of them into a list
+    of ``(B, 4, L_i)`` tensors, which a multi-input model takes as is. Each input draws its own reverse
+    complement and shift (from its dataset's seed and the example's row in that input).
+    """
+
+    multi_input = True
+
+    def __init__(self, datasets: list[Any], rows: list[np.ndarray], targets: list[np.ndarray] | None = None) -> None:
+        if len(datasets) != len(rows) or not datasets:
+            raise InputError(f"{len(datasets)} input datasets for {len(rows)} row arrays; expected one per input")
+        self.datasets = list(datasets)
+        self.rows = [np.asarray(r, dtype=np.int64) for r in rows]
+        n = {len(r) for r in self.rows}
+        if len(n) != 1:
+            raise InputError(f"the inputs' row arrays have different lengths {sorted(n)}; expected one row per "
+                             "example in every input")
+        self._n = n.pop()
+        self.targets = None if targets is None else [np.asarray(t, dtype=np.float32) for t in targets]
+        if self.targets is not None and any(len(t) != self._n for t in self.targets):
+            raise InputError(f"targets have {[len(t) for t in self.targets]} rows for {self._n} examples")
+
+    @property
+    def n_inputs(self) -> int:
+        """Number of sequence inputs."""
+        return len(self.datasets)
+
+    def __len__(self) -> int:
+        return int(self._n)
+
+    def __getitem__(self, index: int) -> Any:
+        import torch
+
+        index = int(index)
+        xs = tuple(d[int(r[index])] for d, r in zip(self.datasets, self.rows))
+        if self.targets is None:
+            return xs
+        return xs, [torch.from_numpy(t[index].copy()) for t in self.targets]
+
+    def set_epoch(self, epoch: int) -> None:
+        for d in self.datasets:
+            d.set_epoch(epoch)
+
 
 def make_dataset(data: RunData, indices: np.ndarray, *, augmentation: AugmentationConfig | None, seed: int,
                  with_targets: bool = True, reverse_complement: Any = None) -> Any:
     """Dataset over ``indices`` of ``data`` with (training) augmentation when ``augmentation`` is given.
 
     ``reverse_complement="always"`` with no augmentation builds the strand-flipped copy used for
-    test-time averaging.
+    test-time averaging (for several inputs it may be a list, one value per input). With several
+    sequence inputs the items are a tuple of inputs (see :class:`MultiInputDataset`).
     """
     from drg.data import ArrayDataset, GenomeDataset
+
+    if data.X_inputs is not None:
+        return _multi_dataset(data, indices, augmentation=augmentation, seed=seed, with_targets=with_targets,
+                              reverse_complement=reverse_complement)
 
     rows = np.arange(len(data.names)) if data.rows is None else np.asarray(data.rows)
     targets = None
@@ -261,6 +449,31 @@ def make_dataset(data: RunData, indices: np.ndarray, *, augmentation: Augmentati
         base = GenomeDataset(data.genome, data.regions, targets, length=data.length, jitter=shift,
                              reverse_complement=rc, seed=seed)
     return _Subset(base, rows[np.asarray(indices, dtype=np.int64)])
+
+
+def _multi_dataset(data: RunData, indices: np.ndarray, *, augmentation: AugmentationConfig | None, seed: int,
+                   with_targets: bool, reverse_complement: Any) -> Any:
+    """:class:`MultiInputDataset` over ``indices`` (example indices) of a multi-input ``data``."""
+    from drg.data import ArrayDataset
+
+    assert data.X_inputs is not None and data.input_rows is not None
+    k = len(data.X_inputs)
+    rcs: list[Any] = augmentation.per_input("reverse_complement", k) if augmentation is not None else [False] * k
+    shifts: list[int] = augmentation.per_input("shift", k) if augmentation is not None else [0] * k
+    if reverse_complement is not None:
+        rcs = list(reverse_complement) if isinstance(reverse_complement, (list, tuple)) else [reverse_complement] * k
+        if len(rcs) != k:
+            raise InputError(f"{len(rcs)} reverse_complement values for {k} inputs")
+    datasets = []
+    for i, (X, rc, shift) in enumerate(zip(data.X_inputs, rcs, shifts)):
+        if shift >= X.shape[2]:
+            raise InputError(f"augmentation shift {shift} of input {i} must be smaller than its sequence length "
+                             f"{X.shape[2]}")
+        input_seed = int(np.random.SeedSequence([int(seed), i]).generate_state(1)[0]) if i else int(seed)
+        datasets.append(ArrayDataset(X, None, reverse_complement=rc, shift=shift, seed=input_seed))
+    idx = np.asarray(indices, dtype=np.int64)
+    targets = [np.asarray(t.values, dtype=np.float32)[idx] for t in data.targets] if with_targets else None
+    return MultiInputDataset(datasets, [r[idx] for r in data.input_rows], targets)
 
 
 class EpochSampler:

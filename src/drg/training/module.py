@@ -23,7 +23,7 @@ from torch import nn
 from drg.errors import DRGError, DRGWarning
 from drg.training.config import OptimizerConfig, ScheduleConfig, StoppingConfig
 
-__all__ = ["DRGModule", "forward_averaged", "first_conv", "build_optimizer"]
+__all__ = ["DRGModule", "forward_averaged", "batch_size_of", "first_conv", "build_optimizer"]
 
 
 def first_conv(model: nn.Module) -> nn.Module | None:
@@ -89,12 +89,46 @@ def _mean_outputs(outs: list[Any]) -> Any:
     return torch.stack(outs).mean(0)
 
 
-def forward_averaged(model: nn.Module, x: torch.Tensor, *, rc: bool = False, shift: int = 0) -> Any:
+def _per_input(value: Any, n: int, name: str) -> list[Any]:
+    if not isinstance(value, (list, tuple)):
+        return [value] * n
+    if len(value) != n:
+        raise DRGError(f"{name} has {len(value)} values for {n} inputs; give one value, or one per input")
+    return list(value)
+
+
+def batch_size_of(x: Any) -> int:
+    """Number of examples in a batch of one input tensor or a list/tuple of input tensors."""
+    return int((x[0] if isinstance(x, (list, tuple)) else x).shape[0])
+
+
+def forward_averaged(model: nn.Module, x: Any, *, rc: bool | Sequence[bool] = False,
+                     shift: int | Sequence[int] = 0) -> Any:
     """``model(x)`` averaged over both strands (``rc``) and over shifts ``-shift, 0, shift``.
 
     ``x`` is ``(N, 4, L)`` one-hot in A, C, G, T order; the reverse complement is ``x.flip(1, 2)``.
     Outputs with a length axis ``(N, T, L)`` of the reverse strand are flipped back before averaging.
+
+    For a multi-input model ``x`` is a list or tuple of ``(N, 4, L_i)`` tensors and ``rc`` / ``shift`` may
+    give one value per input: the strand-flipped pass flips the inputs whose ``rc`` is true, and the shifted
+    passes move input ``i`` by ``-shift[i]`` and ``+shift[i]`` together (the number of passes is that of a
+    single input).
     """
+    if isinstance(x, (list, tuple)):
+        n = len(x)
+        rcs = [bool(v) for v in _per_input(rc, n, "rc")]
+        shifts_i = [int(v) for v in _per_input(shift, n, "shift")]
+        signs = [0] if not any(shifts_i) else [-1, 0, 1]
+        outs = []
+        for sign in signs:
+            xs = [_shift(xi, sign * si) for xi, si in zip(x, shifts_i)]
+            outs.append(model(xs))
+            if any(rcs):
+                outs.append(_flip_output(model([xi.flip(1, 2) if r else xi for xi, r in zip(xs, rcs)])))
+        return outs[0] if len(outs) == 1 else _mean_outputs(outs)
+    if isinstance(rc, (list, tuple)) or isinstance(shift, (list, tuple)):
+        rc = bool(_per_input(rc, 1, "rc")[0])
+        shift = int(_per_input(shift, 1, "shift")[0])
     shifts = [0] if shift == 0 else [-shift, 0, shift]
     outs = []
     for s in shifts:
@@ -123,7 +157,8 @@ class DRGModule(pl.LightningModule):
         Seeds the global RNGs at the start of every epoch from ``(seed, epoch, rank)``, so dropout does not
         depend on what happened before (a resumed run continues exactly).
     predict_rc, predict_shift
-        Test-time averaging used in validation.
+        Test-time averaging used in validation (one value per input, or a list of them for a multi-input
+        model; see :func:`forward_averaged`).
     modalities
         Names of the modalities (for logged metric names).
     """
@@ -138,8 +173,8 @@ class DRGModule(pl.LightningModule):
         stopping: StoppingConfig | None = None,
         gradient_clip: float | None = None,
         seed: int = 0,
-        predict_rc: bool = False,
-        predict_shift: int = 0,
+        predict_rc: bool | Sequence[bool] = False,
+        predict_shift: int | Sequence[int] = 0,
         modalities: Sequence[str] | None = None,
         collect_validation: bool = True,
     ) -> None:
@@ -158,7 +193,10 @@ class DRGModule(pl.LightningModule):
         self.stopping = stopping or StoppingConfig()
         self.gradient_clip = gradient_clip
         self.seed = int(seed)
-        self.predict_rc, self.predict_shift = bool(predict_rc), int(predict_shift)
+        self.predict_rc: bool | list[bool] = ([bool(v) for v in predict_rc] if isinstance(predict_rc, (list, tuple))
+                                              else bool(predict_rc))
+        self.predict_shift: int | list[int] = ([int(v) for v in predict_shift]
+                                               if isinstance(predict_shift, (list, tuple)) else int(predict_shift))
         self.modalities = list(modalities) if modalities else [f"output{i}" for i in range(len(losses))]
         self.collect_validation = collect_validation
         # state saved in checkpoints (plain numbers only)
@@ -176,7 +214,7 @@ class DRGModule(pl.LightningModule):
         self.val_result: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ forward and losses
-    def forward(self, x: torch.Tensor) -> Any:
+    def forward(self, x: Any) -> Any:
         return self.model(x)
 
     def compute_loss(self, out: Any, y: Any) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
@@ -333,7 +371,7 @@ class DRGModule(pl.LightningModule):
         opt.step()
         self.lr_state["step"] += 1
         value = float(loss.detach())
-        n = int(x.shape[0])
+        n = batch_size_of(x)
         self._train_sum += value * n
         self._train_n += n
         elapsed = time.perf_counter() - self._t0
@@ -368,8 +406,8 @@ class DRGModule(pl.LightningModule):
         x, y = batch
         out = forward_averaged(self.model, x, rc=self.predict_rc, shift=self.predict_shift)
         _, parts = self.compute_loss(out, y)
-        n = int(x.shape[0])
-        values = torch.stack([(p.detach().float() if p is not None else torch.zeros((), device=x.device)) * n
+        n = batch_size_of(x)
+        values = torch.stack([(p.detach().float() if p is not None else torch.zeros((), device=self.device)) * n
                               for p in parts]).double()
         self._val_sums = values if self._val_sums is None else self._val_sums + values
         self._val_n += n

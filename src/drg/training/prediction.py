@@ -26,10 +26,20 @@ def _split_outputs(out: Any) -> list[Any]:
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
-def predict_array(model: Any, X: Any, *, batch_size: int = 256, device: Any = None, rc: bool = False,
-                  shift: int = 0, verbose: bool = False) -> list[np.ndarray]:
+def _as_float(block: Any, dev: Any) -> Any:
+    import torch
+
+    if isinstance(block, torch.Tensor):
+        return block.to(dev, torch.float32)
+    return torch.from_numpy(np.asarray(block, dtype=np.float32)).to(dev)
+
+
+def predict_array(model: Any, X: Any, *, batch_size: int = 256, device: Any = None, rc: Any = False,
+                  shift: Any = 0, verbose: bool = False) -> list[np.ndarray]:
     """Predictions for an ``(N, 4, L)`` one-hot array (int8/float, numpy, memmap or tensor).
 
+    For a multi-input model ``X`` is a list of ``(N, 4, L_i)`` arrays with matching rows, and ``rc`` /
+    ``shift`` may give one value per input (see :func:`drg.training.module.forward_averaged`).
     Returns one float32 array per output head (``(N, T)``, or ``(N, T, L')`` for positional outputs).
     Batches are sliced straight from the array (no DataLoader), converted to float32 on the fly.
     """
@@ -40,14 +50,23 @@ def predict_array(model: Any, X: Any, *, batch_size: int = 256, device: Any = No
 
     dev = _device(device)
     model = model.to(dev).eval()
-    n = int(X.shape[0])
+    multi = isinstance(X, (list, tuple))
+    if multi:
+        sizes = {int(x.shape[0]) for x in X}
+        if len(sizes) != 1:
+            raise InputError(f"the inputs have different numbers of sequences {sorted(sizes)}; expected one row "
+                             "per example in every input")
+        n = sizes.pop()
+    else:
+        n = int(X.shape[0])
     chunks: list[list[np.ndarray]] = []
     starts = range(0, n, batch_size)
     with torch.inference_mode():
         for lo in progress(starts, total=len(starts), description="predicting", verbose=verbose):
-            block = X[lo:lo + batch_size]
-            xb = block.to(dev, torch.float32) if isinstance(block, torch.Tensor) else \
-                torch.from_numpy(np.asarray(block, dtype=np.float32)).to(dev)
+            if multi:
+                xb: Any = [_as_float(x[lo:lo + batch_size], dev) for x in X]
+            else:
+                xb = _as_float(X[lo:lo + batch_size], dev)
             out = forward_averaged(model, xb, rc=rc, shift=shift)
             chunks.append([o.float().cpu().numpy() for o in _split_outputs(out)])
     if not chunks:
@@ -55,9 +74,13 @@ def predict_array(model: Any, X: Any, *, batch_size: int = 256, device: Any = No
     return [np.concatenate([c[h] for c in chunks]) for h in range(len(chunks[0]))]
 
 
-def predict_dataset(model: Any, dataset: Any, *, batch_size: int = 256, device: Any = None, rc: bool = False,
-                    shift: int = 0, num_workers: int = 0, verbose: bool = False) -> list[np.ndarray]:
-    """Predictions for a dataset whose items are ``(4, L)`` tensors (no targets), in dataset order."""
+def predict_dataset(model: Any, dataset: Any, *, batch_size: int = 256, device: Any = None, rc: Any = False,
+                    shift: Any = 0, num_workers: int = 0, verbose: bool = False) -> list[np.ndarray]:
+    """Predictions for a dataset whose items are ``(4, L)`` tensors (no targets), in dataset order.
+
+    A dataset with a true ``multi_input`` attribute (:class:`drg.training.inputs.MultiInputDataset`) yields
+    a tuple of inputs per item; the batch goes to the model as a list of ``(B, 4, L_i)`` tensors.
+    """
     import torch
     from torch.utils.data import DataLoader
 
@@ -70,10 +93,15 @@ def predict_dataset(model: Any, dataset: Any, *, batch_size: int = 256, device: 
                         pin_memory=dev.type == "cuda")
     chunks: list[list[np.ndarray]] = []
     with torch.inference_mode():
+        multi = bool(getattr(dataset, "multi_input", False))
         for xb in progress(loader, total=len(loader), description="predicting", verbose=verbose):
-            if isinstance(xb, (list, tuple)):
-                xb = xb[0]
-            out = forward_averaged(model, xb.to(dev, non_blocking=True), rc=rc, shift=shift)
+            if multi:
+                xb = [x.to(dev, non_blocking=True) for x in xb]
+            else:
+                if isinstance(xb, (list, tuple)):
+                    xb = xb[0]
+                xb = xb.to(dev, non_blocking=True)
+            out = forward_averaged(model, xb, rc=rc, shift=shift)
             chunks.append([o.float().cpu().numpy() for o in _split_outputs(out)])
     if not chunks:
         raise InputError("no sequences to predict")
@@ -108,6 +136,51 @@ def _output_names(model: Any, model_dir: Path | None, sizes: list[int]) -> tuple
     return modalities, tracks
 
 
+def _input_list(X: Any) -> list[Any] | None:
+    """The inputs of a multi-input ``X``: a list/tuple, or a path string joining several paths with commas."""
+    if isinstance(X, (list, tuple)):
+        return list(X)
+    if isinstance(X, (str, Path)) and "," in str(X) and not Path(X).exists():
+        return [part.strip() for part in str(X).split(",") if part.strip()]
+    return None
+
+
+def _multi_source(items: list[Any], length: int | None, names: Any) -> tuple[str, Any, np.ndarray]:
+    """Several inputs (paths or arrays): rows of files are matched by name, arrays are taken row by row."""
+    if all(isinstance(x, (str, Path)) for x in items):
+        from drg.data import read_sequences
+        from drg.training.inputs import match_inputs
+
+        arrays, all_names = [], []
+        for path in items:
+            data = read_sequences(path, length=length)
+            arrays.append(data.X)
+            all_names.append(np.asarray(data.names).astype(str))
+        match = match_inputs(all_names, [str(p) for p in items], missing="error")
+        if all((r == np.arange(len(r))).all() and len(r) == len(a) for r, a in zip(match.rows, arrays)):
+            return "array", arrays, match.names
+        return "array", [a[r] for a, r in zip(arrays, match.rows)], match.names
+    arrays = []
+    for i, x in enumerate(items):
+        if isinstance(x, (str, Path)):
+            raise InputError("give every input as a path, or every input as an array; not a mix")
+        arr = x.X if hasattr(x, "X") and hasattr(x, "names") else x
+        if getattr(arr, "ndim", 0) != 3:
+            raise InputError(f"input {i} has shape {tuple(getattr(arr, 'shape', ()))}; expected (N, 4, L) one-hot")
+        arrays.append(arr)
+    n = {int(a.shape[0]) for a in arrays}
+    if len(n) != 1:
+        raise InputError(f"the inputs have {sorted(n)} sequences; arrays must hold the same examples in the same "
+                         "order (pass files to match rows by name)")
+    count = n.pop()
+    if names is None and hasattr(items[0], "names"):
+        names = items[0].names
+    out_names = np.asarray(names).astype(str) if names is not None else np.array([f"seq_{i}" for i in range(count)])
+    if len(out_names) != count:
+        raise InputError(f"{len(out_names)} names for {count} sequences")
+    return "array", arrays, out_names
+
+
 def _source(X: Any, genome: Any, regions: Any, length: int | None, names: Any) -> tuple[str, Any, np.ndarray]:
     """(kind, data, names) where kind is 'array' or 'dataset'."""
     if genome is not None or regions is not None:
@@ -124,6 +197,9 @@ def _source(X: Any, genome: Any, regions: Any, length: int | None, names: Any) -
         return "dataset", dataset, example_names(table)
     if X is None:
         raise InputError("nothing to predict: give X (array or file) or genome + regions")
+    items = _input_list(X)
+    if items is not None:
+        return _multi_source(items, length, names)
     if isinstance(X, (str, Path)):
         from drg.data import read_sequences
 
@@ -151,8 +227,8 @@ def predict(
     names: Any = None,
     batch_size: int = 256,
     device: Any = None,
-    rc_average: bool = False,
-    shift_average: int = 0,
+    rc_average: bool | list[bool] = False,
+    shift_average: int | list[int] = 0,
     num_workers: int = 0,
     verbose: bool = False,
 ) -> list[Any]:
@@ -165,7 +241,9 @@ def predict(
     X
         ``(N, 4, L)`` one-hot array or tensor, a :class:`~drg.data.OneHotSet`, or the path of a DRG
         ``.npz``, a memmap cache directory or a FASTA file (sequences of equal length, or give
-        ``length`` to centre-pad/crop them).
+        ``length`` to centre-pad/crop them). For a multi-input model: a list with one of these per input
+        (files are matched by sequence name, every file must hold the same names; arrays must share their
+        row order), or one string of comma-separated paths (``"promoter.npz,enhancer.npz"``).
     genome, regions, length
         Instead of ``X``: a FASTA genome and a region file or table (0-based half-open), resized to
         ``length`` around the centre.
@@ -174,7 +252,8 @@ def predict(
     batch_size, device
         Inference batch size and device (default: CUDA if available).
     rc_average, shift_average
-        Average the predictions of both strands, and over shifts ``-s, 0, s``.
+        Average the predictions of both strands, and over shifts ``-s, 0, s`` (one value per input, or a
+        list of them for a multi-input model).
     num_workers
         DataLoader workers for genome data.
     verbose
