@@ -8,13 +8,20 @@ from typing import Annotated, Optional
 import typer
 
 from drg.cli import data as data_cli
+from drg.cli import insilico as insilico_cli
 from drg.cli import kernels as kernels_cli
 from drg.cli import model as model_cli
 from drg.cli import motifs as motifs_cli
 from drg.cli import simulate as simulate_cli
 from drg.cli import train as train_cli
 from drg.cli.attribute import attribute as attribute_cmd
+from drg.cli.baseline import baseline as baseline_cmd
+from drg.cli.design import design as design_cmd
+from drg.cli.embed import embed as embed_cmd
 from drg.cli.evaluate import evaluate as evaluate_cmd
+from drg.cli.pipeline import report as report_cmd
+from drg.cli.pipeline import run as run_cmd
+from drg.cli.variants import variants as variants_cmd
 from drg.cli._common import run_app
 
 app = typer.Typer(
@@ -29,10 +36,17 @@ app.add_typer(simulate_cli.app, name="simulate")
 app.add_typer(model_cli.app, name="model")
 app.add_typer(motifs_cli.app, name="motifs")
 app.add_typer(kernels_cli.app, name="kernels")
+app.add_typer(insilico_cli.app, name="insilico")
 for _name in ("train", "cv", "predict", "finetune"):
     app.command(_name)(getattr(train_cli, _name))
 app.command("evaluate")(evaluate_cmd)
 app.command("attribute")(attribute_cmd)
+app.command("variants")(variants_cmd)
+app.command("design")(design_cmd)
+app.command("baseline")(baseline_cmd)
+app.command("embed")(embed_cmd)
+app.command("run")(run_cmd)
+app.command("report")(report_cmd)
 
 
 def _version(value: bool) -> None:

@@ -41,6 +41,14 @@ def seqlets(
     from drg.utils import atomic_write
 
     att = _load(attributions)
+    if att.gauge == "raw":
+        import warnings
+
+        from drg.errors import DRGWarning
+
+        warnings.warn(f"{attributions}: attributions in the raw gauge score the observed base 0, so seqlets "
+                      "(attribution at the observed base) will be empty; compute them with --gauge corrected "
+                      "or hypothetical", DRGWarning, stacklevel=1)
     values = att.dense()
     if method == "zscore":
         table = call_seqlets_zscore(values, att.X, cut=cut, max_gap=max_gap, min_size=min_size,
@@ -93,6 +101,13 @@ def cluster(
     out.mkdir(parents=True, exist_ok=True)
     if result.motifs:
         write_meme(result.motifs, out / "clusters.meme")
+    else:
+        import warnings
+
+        from drg.errors import DRGWarning
+
+        warnings.warn(f"no cluster has {min_seqlets} or more seqlets, so no clusters.meme is written; lower "
+                      "--min-seqlets or raise --threshold", DRGWarning, stacklevel=1)
     frames = {"clusters.tsv": result.table, "seqlets.tsv": result.seqlets}
     for by in ("region", "track"):
         for stat in ("max", "mean", "sum", "count"):
