@@ -173,3 +173,139 @@ def test_cli_compare(shared, tmp_path):
     ref = pd.read_csv(shared(ORACLES + "tomtom.complete.out.pearson.tsv"), sep="\t", comment="#")
     assert len(table) == len(ref)
     assert list(table.columns[:8]) == ["query", "target", "offset", "p_value", "e_value", "q_value", "overlap", "query_consensus"]
+
+
+def _brute_force_complete(query, entries):
+    """Pearson complete-score statistic of one query against target entries (numpy, MEME's formulas)."""
+
+    def pearson(q, t):
+        x, y = q - 0.25, t - 0.25
+        den = math.sqrt((x * x).sum() * (y * y).sum())
+        return (x * y).sum() / den if den else 0.0
+
+    cols = np.concatenate(entries)
+    S = np.array([[pearson(q, t) for t in cols] for q in query])
+    n = S.shape[1]
+    srt = np.sort(S, axis=1)
+    med = (srt[:, n // 2 - 1] + srt[:, (n + 1) // 2 - 1]) / 2
+    S = S - med[:, None]
+    offset = math.floor(S.min())
+    scale = math.floor(100 / (S.max() - offset))
+    Z = np.floor((S - offset) * scale + 0.5).astype(int)
+    o = round(-offset * scale)
+    L = Z.shape[0]
+    hist = [np.bincount(Z[i], minlength=101) / n for i in range(L)]
+
+    def sf(s, e, x):
+        pmf = np.array([1.0])
+        for i in range(s, e + 1):
+            pmf = np.convolve(pmf, hist[i])
+        return min(1.0, pmf[max(x, 0):].sum())
+
+    out, start = [], 0
+    for f in entries:
+        tl = f.shape[0]
+        block = Z[:, start : start + tl]
+        start += tl
+        best = None
+        ranges = []
+        for c in range(1, L + tl):
+            qc, tc = (L - c, 0) if c <= L else (0, c - L)
+            ov = min(L - qc, tl - tc)
+            ranges.append((qc, qc + ov - 1, ov))
+            score = sum(block[qc + k, tc + k] for k in range(ov)) + (L - ov) * o
+            key = (score, ov, -c)
+            best = key if best is None or key > best else best
+        score, ov, c = best[0], best[1], -best[2]
+        total, keep = 0.0, 1.0
+        for s, e, overlap in ranges:
+            p = sf(s, e, score - (L - overlap) * o)
+            for _ in range(2):
+                total += p * keep
+                keep *= 1 - p
+        out.append((total, ov, c - L))
+    return out
+
+
+def test_pearson_complete_brute_force_twin(jaspar_subset):
+    queries, targets = jaspar_subset
+    res = tomtom_matrices(queries, targets)
+    bg = np.full(4, 0.25)
+
+    def smooth(m):
+        return ((m.ppm / m.ppm.sum(1, keepdims=True)) * m.nsites + 0.1 * bg) / (m.nsites + 0.1)
+
+    entries = []
+    for m in targets:
+        f = smooth(m)
+        entries += [f, f[::-1, ::-1]]
+    for qi, q in enumerate(queries):
+        expected = _brute_force_complete(smooth(q), entries)
+        for ti in range(len(targets)):
+            strand = res.strand[qi, ti]
+            p, ov, off = expected[2 * ti + strand]
+            assert p <= expected[2 * ti + 1 - strand][0] * (1 + 1e-6)
+            assert res.p_value[qi, ti] == pytest.approx(p, rel=1e-6)
+            assert (res.overlap[qi, ti], res.offset[qi, ti]) == (ov, off)
+
+
+@pytest.fixture(scope="module")
+def jaspar_subset():
+    from drg.motifs import load_bundled_jaspar
+
+    motifs = load_bundled_jaspar()
+    rng = np.random.default_rng(3)
+    targets = [motifs[i] for i in rng.choice(len(motifs), 40, replace=False)]
+    background = np.full(4, 0.25)
+    for m in targets:
+        assert np.allclose(m.background, background)
+    return targets[:3], targets
+
+
+def test_fast_paths_match_general_kernels(jaspar_subset):
+    from drg.motifs import _tomtom_kernels as K
+    from drg.motifs.comparison import _prepare
+
+    queries, targets = jaspar_subset
+    _, _, a = _prepare(queries, targets, None, 0.1, True)
+    T, Q, qs = a["T"], a["Q"], a["q_start"]
+    U = K._unit_columns(T)
+    N = T.shape[0]
+    for i in range(len(queries)):
+        L = int(qs[i + 1] - qs[i])
+        Z1, H1 = np.empty((L, N), np.uint8), np.zeros((L, 101), np.int64)
+        Z2, H2 = np.empty((L, N), np.uint8), np.zeros((L, 101), np.int64)
+        o1 = K._pearson_scores(U, Q, qs[i], L, Z1, H1)
+        o2 = K._quantise(0, Q, qs[i], L, 20.0, T, a["t_col_nsites"], a["bg"], True, Z2, H2)
+        assert o1 == o2 and (Z1 == Z2).all() and (H1 == H2).all()
+        # survival functions restricted to the sums that are needed equal the full ones there
+        start = np.zeros((L, L), np.int64)
+        length = np.zeros((L, L), np.int64)
+        total = 0
+        for s in range(L):
+            for e in range(s, L):
+                start[s, e], length[s, e] = total, (e - s + 1) * 100 + 1
+                total += (e - s + 1) * 100 + 1
+        full = np.full(total, np.nan)
+        K._range_survival(H1, L, N, np.zeros((L, L), np.int64), full, start, length)
+        rng = np.random.default_rng(i)
+        need = np.where(rng.random((L, L)) < 0.3, K._UNNEEDED, rng.integers(-5, 60 * L, (L, L)))
+        part = np.full(total, np.nan)
+        K._range_survival(H1, L, N, need, part, start, length)
+        assert not np.isnan(full).any()
+        for s in range(L):
+            for e in range(s, L):
+                lo = 0 if need[s, e] <= 0 else need[s, e]
+                if need[s, e] >= K._UNNEEDED:
+                    continue
+                seg = slice(start[s, e] + lo, start[s, e] + length[s, e])
+                np.testing.assert_allclose(part[seg], full[seg], rtol=1e-12, atol=0)
+
+
+def test_radix_order_matches_argsort():
+    from drg.motifs import _tomtom_kernels as K
+
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.random(500) ** 8, np.zeros(7), np.ones(5), rng.choice([0.5, 1e-300], 20)])
+    order = K._ascending(p)
+    np.testing.assert_array_equal(order, np.argsort(p, kind="stable"))

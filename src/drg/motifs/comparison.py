@@ -161,16 +161,29 @@ def _prepare(
         if lengths.max() > MAX_LENGTH:
             i = int(np.argmax(lengths))
             raise InputError(f"{what} motif {i + 1} has {lengths[i]} columns; at most {MAX_LENGTH} are supported")
+    # entries grouped by length; a group's columns stored column-major (column j of every entry, then j + 1)
+    order = np.argsort(t_len, kind="stable")
+    g_len, g_count = np.unique(t_len, return_counts=True)
+    g_first = np.concatenate([[0], np.cumsum(g_count)])
+    t_start = np.concatenate([[0], np.cumsum(t_len)])
+    rows = [
+        (t_start[order[g_first[g] : g_first[g + 1]]][None, :] + np.arange(length)[:, None]).ravel()
+        for g, length in enumerate(g_len)
+    ]
+    perm = np.concatenate(rows)
     arrays = {
         "Q": np.ascontiguousarray(np.concatenate(q_freqs), dtype=np.float64),
         "q_start": np.concatenate([[0], np.cumsum(q_len)]).astype(np.int64),
         "q_nsites": np.array(q_nsites, dtype=np.float64),
-        "T": np.ascontiguousarray(np.concatenate(entries), dtype=np.float64),
-        "t_start": np.concatenate([[0], np.cumsum(t_len)]).astype(np.int64),
-        "t_col_nsites": np.repeat(np.array(entry_nsites, dtype=np.float64), t_len),
+        "T": np.ascontiguousarray(np.concatenate(entries)[perm], dtype=np.float64),
+        "t_col_nsites": np.repeat(np.array(entry_nsites, dtype=np.float64), t_len)[perm],
+        "g_len": g_len.astype(np.int64),
+        "g_off": np.concatenate([[0], np.cumsum(g_len * g_count)]).astype(np.int64),
+        "g_first": g_first.astype(np.int64),
+        "entries": order.astype(np.int64),
         "bg": bg,
         "q_freqs": q_freqs,
-        "entries": entries,
+        "entry_freqs": entries,
     }
     return qs, ts, arrays
 
@@ -218,9 +231,9 @@ def _run(a, dist, min_overlap, complete_scores, internal, reverse_complement, pi
     chunk = numba.set_parallel_chunksize(1)
     try:
         p, q, offset, overlap, strand = kernels.tomtom_all(
-            kernels.DIST_CODES[dist], a["Q"], a["q_start"], a["q_nsites"], a["T"], a["t_start"],
-            a["t_col_nsites"], a["bg"], bool(complete_scores), int(min_overlap), bool(internal),
-            2 if reverse_complement else 1, float(pi_zero),
+            kernels.DIST_CODES[dist], a["Q"], a["q_start"], a["q_nsites"], a["T"], a["t_col_nsites"],
+            a["g_len"], a["g_off"], a["g_first"], a["entries"], a["bg"], bool(complete_scores), int(min_overlap),
+            bool(internal), 2 if reverse_complement else 1, float(pi_zero),
         )
     finally:
         numba.set_parallel_chunksize(chunk)
@@ -307,31 +320,28 @@ def tomtom(
     qs, ts, a = _prepare(queries, targets, background, pseudocount, reverse_complement)
     res = _run(a, dist, min_overlap, complete_scores, internal, reverse_complement, pi_zero, n_jobs, len(ts))
     n_q, n_t = res.p_value.shape
-    qi = np.repeat(np.arange(n_q), n_t)
-    ti = np.tile(np.arange(n_t), n_q)
-    keep = np.ones(qi.size, dtype=bool)
+    # rows: queries in input order, then p-value, then target order (a stable sort of each query's row)
+    flat = (np.argsort(res.p_value, axis=1, kind="stable") + (np.arange(n_q) * n_t)[:, None]).reshape(-1)
     if thresh is not None:
-        keep = (res.e_value if evalue else res.q_value).reshape(-1) <= thresh
-    qi, ti = qi[keep], ti[keep]
-    p = res.p_value.reshape(-1)[keep]
-    order = np.lexsort((ti, p, qi))
-    qi, ti, p = qi[order], ti[order], p[order]
-    strand = res.strand[qi, ti]
+        flat = flat[(res.e_value if evalue else res.q_value).reshape(-1)[flat] <= thresh]
+    qi, ti = np.divmod(flat, n_t)
+    p = res.p_value.reshape(-1)[flat]
+    strand = res.strand.reshape(-1)[flat]
     q_cons = np.array([meme_consensus(f) for f in a["q_freqs"]], dtype=object)
     step = 2 if reverse_complement else 1
-    t_cons = np.array([meme_consensus(f) for f in a["entries"]], dtype=object)
+    t_cons = np.array([meme_consensus(f) for f in a["entry_freqs"]], dtype=object)
     return pd.DataFrame(
         {
             "query": np.array([m.id for m in qs], dtype=object)[qi],
             "target": np.array([m.id for m in ts], dtype=object)[ti],
-            "offset": res.offset[qi, ti],
+            "offset": res.offset.reshape(-1)[flat],
             "p_value": p,
-            "e_value": res.e_value[qi, ti],
-            "q_value": res.q_value[qi, ti],
-            "overlap": res.overlap[qi, ti],
+            "e_value": res.e_value.reshape(-1)[flat],
+            "q_value": res.q_value.reshape(-1)[flat],
+            "overlap": res.overlap.reshape(-1)[flat],
             "query_consensus": q_cons[qi],
             "target_consensus": t_cons[ti * step + strand],
-            "orientation": np.where(strand == 1, "-", "+"),
+            "orientation": np.array(["+", "-"], dtype=object)[strand],
             "query_index": qi,
             "target_index": ti,
         }
