@@ -114,7 +114,7 @@ def test_drg_run_writes_every_stage_and_a_report(tmp_path):
     assert result.exit_code == 0, result.output
     out = tmp_path / "run"
     summary = json.loads((out / "summary.json").read_text())
-    for section in ("training", "baseline", "attribution", "motifs", "kernels", "design", "report"):
+    for section in ("training", "baseline", "attribution", "motifs", "kernels", "design", "embeddings", "report"):
         assert section in summary, section
     # two epochs on 900 sequences: the CNN is barely trained, the k-mer ridge baseline already fits
     assert -1 <= summary["training"]["test_pearson_mean"] <= 1
@@ -126,7 +126,7 @@ def test_drg_run_writes_every_stage_and_a_report(tmp_path):
         assert (out / summary["design"]["files"][key]).is_file()
     html = (out / "report" / "index.html").read_text()
     for heading in ("CNN vs k-mer baseline", "Attributions", "Motifs from attributions", "First-layer kernels",
-                    "Designed sequences"):
+                    "Designed sequences", "Embeddings"):
         assert heading in html
     assert html.count("<img") >= 6
     run = json.loads((out / "run.json").read_text())

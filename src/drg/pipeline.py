@@ -1,4 +1,4 @@
-"""The whole path on a user's own data: folds → train → baseline → attributions → motifs → kernels → design.
+"""The whole path on a user's own data: folds, training, baseline, attributions, motifs, kernels, design, maps.
 
 :func:`run_pipeline` is what ``drg run PIPELINE.yaml`` runs, and :func:`drg.quickstart.quickstart` runs the
 same stages on simulated data. Every stage writes its files under the output directory, adds a section to
@@ -96,6 +96,12 @@ class DesignStep(Config):
     gc: tuple[float, float] | None = None
 
 
+class EmbeddingStep(Config):
+    """PCA maps of held-out regions (coloured by the first track's measurement) and of the tracks."""
+
+    enabled: bool = True
+
+
 class PipelineConfig(Config):
     """Every stage of :func:`run_pipeline`; read with :meth:`PipelineConfig.from_yaml`.
 
@@ -112,6 +118,7 @@ class PipelineConfig(Config):
     motifs: MotifStep = Field(default_factory=MotifStep)
     kernels: KernelStep = Field(default_factory=KernelStep)
     design: DesignStep = Field(default_factory=DesignStep)
+    embeddings: EmbeddingStep = Field(default_factory=EmbeddingStep)
     title: str = "DRG run"
 
     @classmethod
@@ -227,7 +234,8 @@ def run_pipeline(config: PipelineConfig | dict[str, Any] | PathLike, out_dir: Pa
         A :class:`PipelineConfig`, its mapping, or the path of its YAML file.
     out_dir
         Run directory: ``config.yaml``, ``run.json``, ``summary.json``, ``training/`` (the CNN run),
-        ``baseline/``, ``attribution/``, ``motifs/``, ``kernels/``, ``design/`` and ``report/index.html``.
+        ``baseline/``, ``attribution/``, ``motifs/``, ``kernels/``, ``design/``, ``embeddings/`` and
+        ``report/index.html``.
     resume
         Continue an interrupted training from ``training/checkpoints/last``.
     verbose
@@ -307,6 +315,14 @@ def run_pipeline(config: PipelineConfig | dict[str, Any] | PathLike, out_dir: Pa
             section = design_stage(out, model, X, names, tracks, config.design, seed=config.seed,
                                    verbose=verbose)
         update_summary(out, "design", section)
+
+    if config.embeddings.enabled:
+        from drg.stages import embedding_stage
+
+        with record.step("embeddings"):
+            section = embedding_stage(out, model, X, names, tracks, color=targets[:, 0],
+                                      color_name=f"measured {tracks[0]}", seed=config.seed)
+        update_summary(out, "embeddings", section)
 
     from drg.report.runs import write_run_report
 

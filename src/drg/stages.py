@@ -277,3 +277,38 @@ def design_stage(out: Path, model: Any, X: np.ndarray, names: Sequence[str], tra
                   "trajectory": rel(folder / "trajectory.tsv", out)},
         "figures": [rel(f, out) for f in figures],
     }
+
+
+def embedding_stage(out: Path, model: Any, X: np.ndarray, names: Sequence[str], tracks: Sequence[str], *,
+                    color: Sequence[Any] | None = None, color_name: str | None = None,
+                    seed: int = 0) -> dict[str, Any]:
+    """PCA maps of the held-out regions (the representation the heads read) and of the tracks (rows of the
+    output layer). Regions are coloured by ``color`` (default: the measured or predicted first track)."""
+    from drg.design import embed_2d, extract_embeddings, track_vectors
+    from drg.plotting import plot_embedding, save_figure
+
+    folder = out / "embeddings"
+    folder.mkdir(parents=True, exist_ok=True)
+    regions = embed_2d(extract_embeddings(model, X), method="pca", seed=seed)
+    if color is None:
+        color, color_name = predict_array(model, X)[:, 0], f"predicted {tracks[0]}"
+    table = pd.DataFrame({"name": list(names), "x": regions.coordinates[:, 0], "y": regions.coordinates[:, 1],
+                          (color_name or "colour"): list(color)})
+    table.to_csv(folder / "regions.tsv", sep="\t", index=False)
+    figures = [folder / "regions_pca.png"]
+    save_figure(plot_embedding(regions, color=list(color), color_name=color_name,
+                               title=f"{len(names)} held-out regions (PCA of the model's representation)"),
+                figures[0])
+    section: dict[str, Any] = {
+        "description": "Two-dimensional maps of what the model computes: held-out regions by the "
+                       "representation its output heads read, and tracks by their output-layer weights.",
+        "regions_explained_variance": [round(float(v), 4) for v in regions.explained_variance_ratio[:2]],
+    }
+    vectors = track_vectors(model)
+    if len(vectors.names) >= 3:
+        track_map = embed_2d(vectors.values, method="pca", seed=seed)
+        figures.append(folder / "tracks_pca.png")
+        save_figure(plot_embedding(track_map, labels=list(vectors.names),
+                                   title="Tracks (PCA of their output-layer weights)"), figures[-1])
+    section["figures"] = [rel(f, out) for f in figures]
+    return section

@@ -17,7 +17,7 @@ def run(
     seed: Annotated[Optional[int], typer.Option(help="Override the seed.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
-    """Folds → train → k-mer baseline → attributions → motifs → kernels → design → report/index.html."""
+    """Folds → train → k-mer baseline → attributions → motifs → kernels → design → embeddings → report."""
     from drg.pipeline import PipelineConfig, run_pipeline
 
     cfg = PipelineConfig.from_yaml(config)
