@@ -54,7 +54,6 @@ train:
   trainer: {batch_size: 64}
 folds: {k: 4, exclude: []}
 attribution: {n_sequences: 40, n_logos: 1}
-kernels: {n_sequences: 40}
 design: {tracks: [cell0], steps: 2}
 """
     path = tmp_path / "pipeline.yaml"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import Field
 
 from drg.config import Config
@@ -66,6 +67,7 @@ class MotifStep(Config):
 
     enabled: bool = True
     seqlet_method: Literal["pvalue", "zscore"] = "pvalue"
+    sign: Literal["both", "positive", "negative"] = "both"
     cluster_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
     min_seqlets: int = Field(default=5, ge=1)
     database: str | None = None
@@ -74,11 +76,11 @@ class MotifStep(Config):
 
 
 class KernelStep(Config):
-    """First-layer kernels as PWMs (from activating windows) and their knock-out effects per track."""
+    """First-layer kernels as PWMs from their most activating windows in the attributed held-out sequences,
+    and their knock-out effects per track on the same sequences."""
 
     enabled: bool = True
     effects: bool = True
-    n_sequences: int = Field(default=500, ge=1)
 
 
 class DesignStep(Config):
@@ -225,6 +227,7 @@ def choose(index: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def run_pipeline(config: PipelineConfig | dict[str, Any] | PathLike, out_dir: PathLike, *, resume: bool = False,
+                 sites: pd.DataFrame | None = None, record: RunRecord | None = None,
                  verbose: bool = True) -> dict[str, Any]:
     """Run every enabled stage into ``out_dir`` and return the ``summary.json`` content.
 
@@ -233,19 +236,32 @@ def run_pipeline(config: PipelineConfig | dict[str, Any] | PathLike, out_dir: Pa
     config
         A :class:`PipelineConfig`, its mapping, or the path of its YAML file.
     out_dir
-        Run directory: ``config.yaml``, ``run.json``, ``summary.json``, ``training/`` (the CNN run),
+        Run directory: ``pipeline.yaml``, ``run.json``, ``summary.json``, ``training/`` (the CNN run),
         ``baseline/``, ``attribution/``, ``motifs/``, ``kernels/``, ``design/``, ``embeddings/`` and
         ``report/index.html``.
     resume
         Continue an interrupted training from ``training/checkpoints/last``.
+    sites
+        Known sites drawn as boxes on the attribution logos: columns ``name`` (example name), ``start``,
+        ``end`` (0-based half-open, in sequence coordinates) and ``label``.
+    record
+        A :class:`drg.provenance.RunRecord` the stage timings are added to; the caller then writes it.
+        By default the pipeline keeps its own and writes ``run.json``.
     verbose
         Progress bars and a one-line summary at the end.
+
+    Notes
+    -----
+    The ``data`` section of ``summary.json`` gets the number of examples, the length, the tracks, the split
+    sizes and the targets' mean and standard deviation; keys a caller already wrote there are kept.
     """
     import json
 
     from drg.stages import (
         attribution_stage,
         baseline_stage,
+        design_stage,
+        embedding_stage,
         kernel_stage,
         seqlet_stage,
         training_summary,
@@ -258,17 +274,19 @@ def run_pipeline(config: PipelineConfig | dict[str, Any] | PathLike, out_dir: Pa
         config = PipelineConfig.from_dict(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config.to_yaml(out / "config.yaml")
-    record = RunRecord(seed=config.seed)
+    config.to_yaml(out / "pipeline.yaml")
+    own_record = record is None
+    record = record or RunRecord(seed=config.seed)
     update_summary(out, "title", config.title)
 
     train_config = prepare_training(config, out)
+    data = load_data(train_config.data, seed=config.seed)
+    record.add_inputs(data.inputs)
+    _data_section(out, data)
     with record.step("train"):
         result = fit(train_config, resume=resume, verbose=verbose)
     update_summary(out, "training", training_summary(out, result))
     model = result.model.eval()
-    data = load_data(train_config.data, seed=config.seed)
-    record.add_inputs(data.inputs)
 
     if config.baseline.enabled:
         step = config.baseline
@@ -277,8 +295,7 @@ def run_pipeline(config: PipelineConfig | dict[str, Any] | PathLike, out_dir: Pa
                                      seed=config.seed, verbose=verbose)
         update_summary(out, "baseline", section)
 
-    split_index = getattr(data.split, config.attribution.split)
-    chosen = choose(split_index, config.attribution.n_sequences, config.seed)
+    chosen = choose(getattr(data.split, config.attribution.split), config.attribution.n_sequences, config.seed)
     X = held_out_sequences(data, chosen)
     names = [str(data.names[i]) for i in chosen]
     targets = np.asarray(data.targets[0].values[chosen], dtype=np.float32)
@@ -290,35 +307,31 @@ def run_pipeline(config: PipelineConfig | dict[str, Any] | PathLike, out_dir: Pa
         with record.step("attribution"):
             section, values = attribution_stage(out, model, X, names, method=step.method, gauge=step.gauge,
                                                 tracks=step.tracks, batch_size=step.batch_size,
-                                                n_logos=step.n_logos, measured=targets)
+                                                n_logos=step.n_logos, measured=targets,
+                                                boxes=_boxes(sites, names))
         update_summary(out, "attribution", section)
     if config.motifs.enabled and values is not None:
         step = config.motifs
         with record.step("motifs"):
             section, _ = seqlet_stage(out, values, X, section["tracks"], method=step.seqlet_method,
-                                      threshold=step.cluster_threshold, min_seqlets=step.min_seqlets,
-                                      database=step.database, q_threshold=step.q_threshold,
-                                      max_names=step.max_names, seed=config.seed, verbose=verbose)
+                                      sign=step.sign, threshold=step.cluster_threshold,
+                                      min_seqlets=step.min_seqlets, database=step.database,
+                                      q_threshold=step.q_threshold, max_names=step.max_names, seed=config.seed,
+                                      names=names, verbose=verbose)
         update_summary(out, "motifs", section)
     if config.kernels.enabled:
         step = config.kernels
         with record.step("kernels"):
-            rows = slice(0, step.n_sequences)
-            section, _ = kernel_stage(out, model, X[rows], tracks, targets=targets[rows], effects=step.effects,
+            section, _ = kernel_stage(out, model, X, tracks, targets=targets, effects=step.effects,
                                       database=config.motifs.database, q_threshold=config.motifs.q_threshold,
                                       verbose=verbose)
         update_summary(out, "kernels", section)
     if config.design.enabled:
-        from drg.stages import design_stage
-
         with record.step("design"):
             section = design_stage(out, model, X, names, tracks, config.design, seed=config.seed,
                                    verbose=verbose)
         update_summary(out, "design", section)
-
     if config.embeddings.enabled:
-        from drg.stages import embedding_stage
-
         with record.step("embeddings"):
             section = embedding_stage(out, model, X, names, tracks, color=targets[:, 0],
                                       color_name=f"measured {tracks[0]}", seed=config.seed)
@@ -329,12 +342,45 @@ def run_pipeline(config: PipelineConfig | dict[str, Any] | PathLike, out_dir: Pa
     with record.step("report"):
         report = write_run_report(out)
     update_summary(out, "report", {"index": str(report.relative_to(out))})
-    record.write(out)
     summary = json.loads((out / "summary.json").read_text())
-    if verbose:
+    if own_record:  # a caller that passed its record writes it and reports itself
+        record.write(out)
+    if own_record and verbose:
         from rich.console import Console
 
         training = summary["training"]
         Console(stderr=True).print(f"[bold]{config.title}[/bold]: held-out Pearson r "
                                    f"{training.get('test_pearson_mean', float('nan')):.3f} → {report}")
     return summary
+
+
+def _data_section(out: Path, data: Any) -> None:
+    """Write the generic ``data`` section, keeping keys already there."""
+    import json
+
+    values = np.asarray(data.targets[0].values, dtype=np.float64)
+    section = {
+        "n_examples": int(len(data.names)),
+        "length": int(data.length),
+        "n_tracks": int(values.shape[1]),
+        "tracks": [str(t) for t in data.targets[0].tracks],
+        "split": {name: int(len(getattr(data.split, name))) for name in ("train", "val", "test")},
+        "split_source": data.split_source,
+        "target_mean": np.round(np.nanmean(values, axis=0), 4).tolist(),
+        "target_std": np.round(np.nanstd(values, axis=0), 4).tolist(),
+    }
+    path = out / "summary.json"
+    existing = json.loads(path.read_text()).get("data", {}) if path.exists() else {}
+    update_summary(out, "data", {**section, **existing})
+
+
+def _boxes(sites: pd.DataFrame | None, names: list[str]) -> dict[int, list[tuple[int, int, str]]] | None:
+    """Logo boxes per row of the attributed sequences from a ``name/start/end/label`` table."""
+    if sites is None:
+        return None
+    row = {name: i for i, name in enumerate(names)}
+    boxes: dict[int, list[tuple[int, int, str]]] = {}
+    for name, start, end, label in zip(sites["name"], sites["start"], sites["end"], sites["label"]):
+        if str(name) in row:
+            boxes.setdefault(row[str(name)], []).append((int(start), int(end), str(label)))
+    return boxes

@@ -1,9 +1,10 @@
-"""The main job on bundled data: simulate a multi-task data set from JASPAR motifs and make it model-ready.
+"""The main job on bundled data: simulate a multi-task data set from JASPAR motifs and run the whole path.
 
 :func:`quickstart` is what ``drg quickstart`` runs. It needs no user data: the sequences are simulated from
-the JASPAR 2024 motifs that ship with DRG, with known ground truth, so every later stage can be checked
-against the truth. The output directory holds the data in DRG's formats, a fold file, ``config.yaml``,
-``run.json`` and ``summary.json``.
+the JASPAR 2024 motifs that ship with DRG, with known ground truth. The simulated data then go through the
+same stages as a user's own data in :func:`drg.pipeline.run_pipeline` (training, a k-mer baseline,
+attributions, motifs, kernels, design, maps, report), and every stage that can be is checked against the
+truth: attributions against the planted positions, discovered motifs against the planted JASPAR matrices.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from drg.config import Config
+from drg.pipeline import PipelineConfig, default_model, run_pipeline
 from drg.provenance import RunRecord, update_summary
 from drg.utils import PathLike
 
@@ -31,22 +34,7 @@ class QuickstartConfig(Config):
     batch_size: int = 128
     n_attribution: int = 500
     n_logos: int = 4
-
-
-def quickstart_model(length: int) -> dict[str, Any]:
-    """The CNN the main job trains: 64 RC-scanning kernels of 15 bp, two dilated residual layers, mean over the
-    length (the simulated effects do not depend on where a motif sits) and one FC layer."""
-    return {
-        "kind": "cnn",
-        "input_length": length,
-        "activation": "gelu",
-        "first_layer": {"n_kernels": 64, "kernel_size": 15, "reverse_complement": True, "strand_pool": "max",
-                        "activation": "relu", "pooling": {"mode": "max", "size": 4}},
-        "tower": {"n_layers": 2, "kernel_size": 5, "dilations": [2, 4], "batch_norm": True,
-                  "residual_every": 1, "pool_every": 2, "pooling": {"mode": "max", "size": 5}},
-        "reduction": "mean",
-        "heads": [{"name": "targets", "n_outputs": 1, "fc_layers": 1, "fc_size": 128, "dropout": 0.1}],
-    }
+    design_steps: int = 10
 
 
 def quickstart_training(data_dir: Path, run_dir: Path, config: QuickstartConfig) -> dict[str, Any]:
@@ -56,14 +44,26 @@ def quickstart_training(data_dir: Path, run_dir: Path, config: QuickstartConfig)
         "out_dir": str(run_dir),
         "data": {"onehot": str(data_dir / "sequences.npz"), "targets": [str(data_dir / "targets.tsv")],
                  "folds": str(data_dir / "folds.txt"), "fold": 0},
-        "model": quickstart_model(config.length),
+        "model": default_model(config.length),
         "losses": [{"name": "mse"}],
         "optimizer": {"name": "adamw", "lr": 2e-3, "weight_decay": 1e-4},
         "schedule": {"name": "cosine", "warmup_epochs": 1},
         "augmentation": {"reverse_complement": True},
-        "stopping": {"max_epochs": config.max_epochs, "patience": 3},
+        "stopping": {"max_epochs": config.max_epochs, "patience": 4},
         "trainer": {"accelerator": "cpu", "batch_size": config.batch_size},
     }
+
+
+def quickstart_pipeline(out: Path, config: QuickstartConfig) -> PipelineConfig:
+    """The pipeline the main job runs on the simulated data in ``out/data``."""
+    return PipelineConfig.from_dict({
+        "seed": config.seed,
+        "title": "DRG quickstart",
+        "train": quickstart_training(out / "data", out / "training", config),
+        "attribution": {"method": "tism", "gauge": "corrected", "n_sequences": config.n_attribution,
+                        "n_logos": config.n_logos},
+        "design": {"objective": "difference", "tracks": [0], "against": [1], "steps": config.design_steps},
+    })
 
 
 def quickstart(out_dir: PathLike, config: QuickstartConfig | None = None, *, verbose: bool = True) -> dict[str, Any]:
@@ -72,8 +72,9 @@ def quickstart(out_dir: PathLike, config: QuickstartConfig | None = None, *, ver
     Parameters
     ----------
     out_dir
-        Output directory (created). It receives ``data/`` (sequences, targets, folds, ground truth),
-        ``config.yaml``, ``run.json`` and ``summary.json``.
+        Output directory (created). It receives ``data/`` (sequences, targets, folds, ground truth), every
+        stage's folder (see :func:`drg.pipeline.run_pipeline`), ``config.yaml`` (these settings),
+        ``pipeline.yaml``, ``run.json``, ``summary.json`` and ``report/index.html``.
     config
         Settings; defaults to :class:`QuickstartConfig`.
     verbose
@@ -91,10 +92,8 @@ def quickstart(out_dir: PathLike, config: QuickstartConfig | None = None, *, ver
     record = RunRecord(seed=config.seed)
 
     with record.step("simulate"):
-        sim = multitask_regression(
-            n=config.n_sequences, length=config.length, n_tracks=config.n_tracks,
-            noise=config.noise, seed=config.seed,
-        )
+        sim = multitask_regression(n=config.n_sequences, length=config.length, n_tracks=config.n_tracks,
+                                   noise=config.noise, seed=config.seed)
     with record.step("write_data"):
         paths = write_simulation(sim, out / "data", k_folds=config.k_folds, seed=config.seed)
     record.add_outputs({name: Path(p).relative_to(out) for name, p in paths.items()})
@@ -102,229 +101,122 @@ def quickstart(out_dir: PathLike, config: QuickstartConfig | None = None, *, ver
     sets = read_folds(paths["folds"])
     split = fold_split(list(sim.names), sets, 0)
     y = np.asarray(sim.targets, dtype=np.float64)
-    summary = {
+    update_summary(out, "data", {
         "n_sequences": int(len(sim.names)),
         "length": int(sim.X.shape[-1]),
         "n_tracks": int(y.shape[1]),
         "tracks": [str(t) for t in sim.tracks],
         "planted_motifs": [m.name for m in sim.motifs],
         "motif_instances": int(len(sim.instances)),
-        "folds": {
-            "k": len(sets),
-            "set_sizes": [len(s) for s in sets],
-            "fold0_split": {"train": int(len(split.train)), "val": int(len(split.val)),
-                            "test": int(len(split.test))},
-        },
+        "folds": {"k": len(sets), "set_sizes": [len(s) for s in sets],
+                  "fold0_split": {"train": int(len(split.train)), "val": int(len(split.val)),
+                                  "test": int(len(split.test))}},
         "target_mean": np.round(y.mean(axis=0), 4).tolist(),
         "target_std": np.round(y.std(axis=0), 4).tolist(),
         "files": {name: str(Path(p).relative_to(out)) for name, p in paths.items()},
-        "seconds": round(sum(record.data["timings_s"].values()), 2),
-    }
-    update_summary(out, "data", summary)
+    })
 
-    from drg.training import fit
+    instances = sim.instances
+    sites = pd.DataFrame({"name": instances["seq_name"], "start": instances["start"], "end": instances["end"],
+                          "label": [str(sim.motifs[int(i)].name) for i in instances["motif_index"]]})
+    run_pipeline(quickstart_pipeline(out, config), out, sites=sites, record=record, verbose=verbose)
+    with record.step("ground_truth"):
+        truth = ground_truth(out, sim)
+    from drg.report.runs import write_run_report
 
-    with record.step("train"):
-        result = fit(quickstart_training(out / "data", out / "training", config), verbose=verbose)
-    training = _training_summary(out, result)
-    update_summary(out, "training", training)
-
-    with record.step("attribute"):
-        attribution = attribution_stage(out, sim, result.model, split.test, config)
-    update_summary(out, "attribution", attribution)
-    with record.step("motifs"):
-        motifs = motif_stage(out, sim, result.model, config)
-    update_summary(out, "motifs", motifs)
-    with record.step("report"):
-        report = write_report(out)
-    update_summary(out, "report", {"index": str(report.relative_to(out))})
+    write_run_report(out, title="DRG quickstart",
+                     subtitle="a multi-task CNN on sequences simulated from JASPAR motifs",
+                     notes=_report_notes(json.loads((out / "summary.json").read_text())))
     record.write(out)
+    summary = json.loads((out / "summary.json").read_text())
     if verbose:
         from rich.console import Console
 
+        motifs = summary["motifs"]
         Console(stderr=True).print(
-            f"[bold]DRG quickstart[/bold]: {summary['n_sequences']} sequences × {summary['length']} bp, "
-            f"{summary['n_tracks']} tracks, {len(summary['planted_motifs'])} planted motifs; "
-            f"held-out Pearson r (mean over tracks) {training['test_pearson_mean']:.3f}; "
-            f"attributions find planted motifs with AUROC {attribution['auroc_mean']:.3f}; "
-            f"planted motifs recovered from attributions "
+            f"[bold]DRG quickstart[/bold]: {config.n_sequences} sequences × {config.length} bp, "
+            f"{config.n_tracks} tracks, {len(motifs['planted'])} planted motifs; held-out Pearson r (mean "
+            f"over tracks) {summary['training']['test_pearson_mean']:.3f} (k-mer ridge "
+            f"{summary['baseline']['test_pearson_mean']:.3f}); attributions find planted motifs with AUROC "
+            f"{truth['auroc_mean']:.3f}; planted motifs recovered from attributions "
             f"{len(motifs['recovered']['attributions'])}/{len(motifs['planted'])}, from kernels "
-            f"{len(motifs['recovered']['kernels'])}/{len(motifs['planted'])} → {report}"
+            f"{len(motifs['recovered']['kernels'])}/{len(motifs['planted'])} → {out / summary['report']['index']}"
         )
-    return json.loads((out / "summary.json").read_text())
+    return summary
 
 
-def _training_summary(out: Path, result: Any) -> dict[str, Any]:
-    """The ``training`` section: held-out metrics and where the checkpoint is (relative to ``out``)."""
+def ground_truth(out: Path, sim: Any) -> dict[str, Any]:
+    """Check the run in ``out`` against the simulation's truth and record it in ``summary.json``.
+
+    - ``attribution.auroc_mean`` / ``auroc_median``: for every attributed sequence with a planted site, the
+      AUROC of the per-position importance (largest absolute attribution of the reference base over the
+      tracks) against the planted positions.
+    - ``motifs.planted`` / ``motifs.recovered``: a planted motif is recovered when some discovered motif
+      (attribution cluster, or trimmed first-layer kernel) matches its JASPAR matrix with a Tomtom q-value
+      below 0.05 against the whole bundled JASPAR 2024 collection.
+    """
     import json
 
-    section = json.loads((Path(result.out_dir) / "summary.json").read_text()).get("training", {})
-    section = {key: value for key, value in section.items() if not isinstance(value, str) or key != "checkpoint"}
-    section["checkpoint"] = str(Path(result.checkpoint_dir).resolve().relative_to(out.resolve()))
-    section["run_dir"] = str(Path(result.out_dir).resolve().relative_to(out.resolve()))
-    return section
-
-
-def attribution_stage(out: Path, sim: Any, model: Any, test_index: np.ndarray,
-                      config: QuickstartConfig) -> dict[str, Any]:
-    """TISM attributions (corrected gauge) of held-out sequences, checked against the planted motif sites.
-
-    For every sequence the importance of a position is the largest absolute attribution of its reference base
-    over the tracks; the per-sequence AUROC of that importance against the planted motif positions says how
-    well the model's attributions find the motifs. Logos of the sequences with the highest predicted signal
-    are drawn with the planted sites boxed.
-    """
-    from drg.attribution import attribute, write_attributions
-    from drg.plotting import plot_attribution
+    from drg.attribution import read_attributions
+    from drg.motifs import load_bundled_jaspar, read_meme, tomtom
     from drg.training.metrics import auroc
 
-    rng = np.random.default_rng(config.seed)
-    chosen = np.sort(rng.choice(test_index, size=min(config.n_attribution, len(test_index)), replace=False))
-    X = sim.X[chosen].astype(np.float32)
-    values = attribute(model, X, "tism", gauge="corrected", batch_size=128)
-    names = [str(sim.names[i]) for i in chosen]
-    tracks = [str(t) for t in sim.tracks]
-    folder = out / "attribution"
-    write_attributions(folder / "test_tism.npz", values, names, tracks, method="tism", gauge="corrected",
-                       model_info={"checkpoint": "training/checkpoints/best"}, X=X)
-
+    summary = json.loads((out / "summary.json").read_text())
+    stored = read_attributions(out / summary["attribution"]["file"])
+    values, X = stored.dense(), np.asarray(stored.X, dtype=np.float32)
     importance = np.abs((values * X[:, None]).sum(axis=2)).max(axis=1)  # (n, L)
     planted = np.zeros(importance.shape, dtype=bool)
+    row = {str(name): k for k, name in enumerate(stored.names)}
     instances = sim.instances
-    row_of = {int(i): k for k, i in enumerate(chosen)}
-    for seq, start, end in zip(instances["seq_index"], instances["start"], instances["end"]):
-        if int(seq) in row_of:
-            planted[row_of[int(seq)], int(start):int(end)] = True
+    for name, start, end in zip(instances["seq_name"], instances["start"], instances["end"]):
+        if str(name) in row:
+            planted[row[str(name)], int(start):int(end)] = True
     has_site = planted.any(axis=1)
     per_sequence = auroc(importance[has_site].T, planted[has_site].T)
-
-    with np.errstate(all="ignore"):
-        import torch
-
-        with torch.no_grad():
-            predicted = model(torch.from_numpy(X)).numpy()
-    top = np.argsort(-np.abs(predicted).max(axis=1))[: config.n_logos]
-    logos = []
-    for k in top:
-        sites = instances[instances["seq_index"] == chosen[k]]
-        boxes = [(int(r.start), int(r.end), str(r.motif_name)) for r in sites.itertuples()]
-        path = folder / f"logo_{names[k]}.png"
-        plot_attribution(values[k], X=X[k], track_names=tracks, predicted=predicted[k],
-                         measured=sim.targets[chosen[k]], motif_boxes=boxes,
-                         ylabel="TISM", title=f"{names[k]} (planted sites boxed)", path=path)
-        logos.append(str(path.relative_to(out)))
-    return {
-        "method": "tism",
-        "gauge": "corrected",
-        "n_sequences": int(len(chosen)),
-        "auroc_mean": float(np.nanmean(per_sequence)),
-        "auroc_median": float(np.nanmedian(per_sequence)),
-        "file": str((folder / "test_tism.npz").relative_to(out)),
-        "logos": logos,
-    }
-
-
-def motif_stage(out: Path, sim: Any, model: Any, config: QuickstartConfig) -> dict[str, Any]:
-    """Motifs from attributions (seqlets → clusters) and from first-layer kernels, named by JASPAR.
-
-    A planted motif counts as recovered when some discovered motif matches its JASPAR matrix with a Tomtom
-    q-value below 0.05 against the whole bundled JASPAR 2024 collection.
-    """
-    from drg.attribution import read_attributions
-    from drg.motifs import (
-        call_seqlets,
-        cluster_seqlets,
-        kernel_pwms_from_activations,
-        load_bundled_jaspar,
-        name_motifs,
-        tomtom,
-        write_meme,
-    )
-    from drg.plotting import plot_motif_logos
-
-    folder = out / "motifs"
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = read_attributions(out / "attribution" / "test_tism.npz")
-    values, X = stored.dense(), stored.X
-    seqlets = call_seqlets(values, X, method="pvalue")
-    clusters = cluster_seqlets(seqlets, values, X, seed=config.seed)
-    write_meme(clusters.motifs, folder / "attribution_clusters.meme")
-    clusters.table.to_csv(folder / "attribution_clusters.tsv", sep="\t", index=False)
-
-    kernels = [k for k in kernel_pwms_from_activations(model, X) if (k.nsites or 0) > 0]
-    named_kernels = name_motifs(kernels)
-    write_meme(named_kernels.motifs, folder / "kernels.meme")
-    named_kernels.table.to_csv(folder / "kernels.tsv", sep="\t", index=False)
+    attribution = {**summary["attribution"], "auroc_mean": float(np.nanmean(per_sequence)),
+                   "auroc_median": float(np.nanmedian(per_sequence))}
+    update_summary(out, "attribution", attribution)
 
     database = load_bundled_jaspar()
-    planted = {m.id: m.name for m in sim.motifs}
+    names = {m.id: m.name for m in sim.motifs}
 
-    def recovered(found: list[Any]) -> list[str]:
+    def recovered(path: Path) -> list[str]:
+        found = read_meme(path) if path.exists() else []
         if not found:
             return []
         hits = tomtom(found, database)
         ids = set(hits.loc[hits["q_value"] < 0.05, "target"])
-        return sorted(name for motif_id, name in planted.items() if motif_id in ids)
+        return sorted(name for motif_id, name in names.items() if motif_id in ids)
 
-    named = clusters.table[clusters.table["matches"].fillna("") != ""] if "matches" in clusters.table else None
-    top = [clusters.motifs[i] for i in range(min(12, len(clusters.motifs)))]
-    figure = folder / "attribution_clusters.png"
-    if top:
-        plot_motif_logos(top, kind="ic", path=figure)
+    motifs = summary.get("motifs", {})
+    files = {**motifs.get("files", {}), "kernels": summary.get("kernels", {}).get("files", {}).get("kernels")}
+    motifs = {**motifs, "files": files, "planted": sorted(names.values()),
+              "recovered": {"attributions": recovered(out / files["clusters"]) if files.get("clusters") else [],
+                            "kernels": recovered(out / files["kernels"]) if files.get("kernels") else []}}
+    update_summary(out, "motifs", motifs)
+    truth = {"auroc_mean": attribution["auroc_mean"], "auroc_median": attribution["auroc_median"],
+             "planted": len(names), "recovered_from_attributions": len(motifs["recovered"]["attributions"]),
+             "recovered_from_kernels": len(motifs["recovered"]["kernels"])}
+    update_summary(out, "ground_truth", truth)
+    return truth
+
+
+def _report_notes(summary: dict[str, Any]) -> dict[str, str]:
+    """Report text that says what the simulation planted and what was found."""
+    data, motifs, attribution = summary["data"], summary["motifs"], summary["attribution"]
+    found = motifs["recovered"]
     return {
-        "planted": sorted(planted.values()),
-        "recovered": {"attributions": recovered(clusters.motifs), "kernels": recovered(named_kernels.motifs)},
-        "n_seqlets": int(len(seqlets)),
-        "n_clusters": int(len(clusters.motifs)),
-        "n_named_clusters": int(0 if named is None else len(named)),
-        "clusters": clusters.table[["id", "name", "n_seqlets", "consensus"]].head(20).to_dict("records"),
-        "files": {"clusters": "motifs/attribution_clusters.meme", "kernels": "motifs/kernels.meme",
-                  "logos": str(figure.relative_to(out)) if top else None},
+        "data": f"{data['n_sequences']:,} sequences of {data['length']} bp with {data['motif_instances']:,} planted "
+                f"sites of {len(data['planted_motifs'])} JASPAR motifs ({', '.join(data['planted_motifs'])}), "
+                f"{data['n_tracks']} tracks; fold 0 of {data['folds']['k']} random sets for validation, fold 1 "
+                "for testing.",
+        "attribution": f"TISM attributions (corrected gauge) of {attribution['n_sequences']} held-out sequences "
+                       "find the planted motif positions with a mean per-sequence AUROC of "
+                       f"{attribution['auroc_mean']:.3f}; planted sites are boxed on the logos.",
+        "motifs": f"{motifs['n_seqlets']:,} seqlets (both signs: repressors leave negative attributions) "
+                  f"clustered into {motifs['n_clusters']} motifs and named by Tomtom against JASPAR 2024. Planted "
+                  f"motifs recovered (q < 0.05) from attributions: {', '.join(found['attributions']) or 'none'}; "
+                  f"from first-layer kernels: {', '.join(found['kernels']) or 'none'}; planted: "
+                  f"{', '.join(motifs['planted'])}.",
+        "ground_truth": "How the run compares with what the simulation planted.",
     }
-
-
-def write_report(out: Path) -> Path:
-    """Gather the run's numbers and figures into one self-contained ``report/index.html``."""
-    import json
-
-    import pandas as pd
-
-    from drg.report import Report
-
-    summary = json.loads((out / "summary.json").read_text())
-    data, training = summary["data"], summary["training"]
-    report = Report("DRG quickstart", subtitle="a multi-task CNN on sequences simulated from JASPAR motifs")
-    report.add_section("Data", f"{data['n_sequences']:,} sequences of {data['length']} bp with "
-                       f"{data['motif_instances']:,} planted sites of {len(data['planted_motifs'])} motifs, "
-                       f"{data['n_tracks']} tracks; fold 0 of {data['folds']['k']} random sets for "
-                       "validation, fold 1 for testing.")
-    report.add_table(pd.DataFrame({"mean": data["target_mean"], "std": data["target_std"]},
-                                  index=data["tracks"]), caption="Targets per track")
-    report.add_section("Training and held-out performance")
-    report.add_metrics({key: value for key, value in training.items() if not isinstance(value, (dict, str))})
-    evaluation = out / training["run_dir"] / "evaluation" / "targets"
-    for name, caption in (("loss_curves", "Training and validation loss"),
-                          ("per_track_pearson", "Held-out Pearson r per track"),
-                          ("scatter_tracks", "Predicted vs measured on held-out sequences")):
-        figure = evaluation / "figures" / f"{name}.png"
-        if figure.exists():
-            report.add_figure(figure, caption)
-    attribution = summary.get("attribution")
-    if attribution:
-        report.add_section("Attributions", f"TISM attributions (corrected gauge) of {attribution['n_sequences']} "
-                           "held-out sequences find the planted motif positions with a mean per-sequence AUROC of "
-                           f"{attribution['auroc_mean']:.3f}.")
-        for logo in attribution["logos"]:
-            report.add_figure(out / logo, Path(logo).stem.removeprefix("logo_"))
-    motifs = summary.get("motifs")
-    if motifs:
-        found = motifs["recovered"]
-        report.add_section("Motifs", f"Seqlets called on the attributions were clustered into "
-                           f"{motifs['n_clusters']} motifs and named by Tomtom against JASPAR 2024. Planted "
-                           f"motifs recovered (q < 0.05) from attributions: "
-                           f"{', '.join(found['attributions']) or 'none'}; from first-layer kernels: "
-                           f"{', '.join(found['kernels']) or 'none'}; planted: {', '.join(motifs['planted'])}.")
-        report.add_table(pd.DataFrame(motifs["clusters"]), caption="Largest attribution clusters")
-        if motifs["files"].get("logos"):
-            report.add_figure(out / motifs["files"]["logos"], "Logos of the largest attribution clusters")
-    return report.write(out / "report" / "index.html")

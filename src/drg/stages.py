@@ -7,8 +7,9 @@ the section it contributes to ``summary.json`` (paths relative to ``out``).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,7 +116,7 @@ def attribution_stage(out: Path, model: Any, X: np.ndarray, names: Sequence[str]
                          motif_boxes=(boxes or {}).get(int(k)), ylabel=method.upper(), title=str(names[k]),
                          path=figure)
         logos.append(rel(figure, out))
-    section = {"method": method, "gauge": gauge, "n_sequences": int(len(X)), "tracks": selected,
+    section = {"method": method, "gauge": gauge, "n_sequences": len(X), "tracks": selected,
                "file": rel(path, out), "logos": logos}
     return section, values
 
@@ -134,17 +135,23 @@ def _database(path: str | None) -> list[Any]:
 
 
 def seqlet_stage(out: Path, values: np.ndarray, X: np.ndarray, tracks: Sequence[str], *, method: str = "pvalue",
-                 threshold: float = 0.3, min_seqlets: int = 5, database: str | None = None,
+                 sign: str = "both", threshold: float = 0.3, min_seqlets: int = 5, database: str | None = None,
                  q_threshold: float = 0.05, max_names: int = 3, seed: int = 0,
-                 verbose: bool = False) -> tuple[dict[str, Any], list[Any]]:
+                 names: Sequence[str] | None = None, verbose: bool = False) -> tuple[dict[str, Any], list[Any]]:
     """Seqlets of the attributions, clustered into motifs named by Tomtom; logos, a motif tree beside the
-    track × motif effect heatmap, and the tables. Returns the summary section and the cluster motifs."""
+    track × motif effect heatmap, and the tables. Returns the summary section and the cluster motifs.
+
+    ``names`` (one per row of ``X``) label the seqlet table's regions."""
     from drg.motifs import call_seqlets, cluster_seqlets, effect_matrix, write_meme
     from drg.plotting import plot_motif_logos, plot_motif_tree
 
     folder = out / "motifs"
     folder.mkdir(parents=True, exist_ok=True)
-    seqlets = call_seqlets(values, X, method=method)
+    # repressors leave negative attributions, so the p-value caller looks at both signs by default; the
+    # z-score caller always does
+    options = {"sign": sign} if method == "pvalue" else {}
+    seqlets = call_seqlets(values, X, method=method, regions=list(names) if names is not None else None,
+                           tracks=list(tracks), **options)
     clusters = cluster_seqlets(seqlets, values, X, threshold=threshold, min_seqlets=min_seqlets,
                                database=_database(database), q_threshold=q_threshold, max_names=max_names,
                                seed=seed, verbose=verbose)
@@ -171,8 +178,8 @@ def seqlet_stage(out: Path, values: np.ndarray, X: np.ndarray, tracks: Sequence[
     table = clusters.table
     named = table[table["matches"].fillna("") != ""] if "matches" in table else table.iloc[:0]
     keep = [c for c in ("id", "name", "n_seqlets", "consensus", "matches") if c in table]
-    section = {"n_seqlets": int(len(seqlets)), "n_clusters": int(len(clusters.motifs)),
-               "n_named_clusters": int(len(named)), "clusters": table[keep].head(20).to_dict("records"),
+    section = {"n_seqlets": len(seqlets), "n_clusters": len(clusters.motifs),
+               "n_named_clusters": len(named), "clusters": table[keep].head(20).to_dict("records"),
                "files": files}
     return section, list(clusters.motifs)
 
@@ -180,24 +187,32 @@ def seqlet_stage(out: Path, values: np.ndarray, X: np.ndarray, tracks: Sequence[
 def kernel_stage(out: Path, model: Any, X: np.ndarray, tracks: Sequence[str], *, targets: np.ndarray | None = None,
                  effects: bool = True, database: str | None = None, q_threshold: float = 0.05,
                  verbose: bool = False) -> tuple[dict[str, Any], list[Any]]:
-    """First-layer kernels as PWMs from their most activating windows, named by Tomtom, with knock-out effects
-    per track (mean change of the prediction when a kernel's activation is replaced by its mean)."""
-    from drg.motifs import kernel_effects, kernel_pwms_from_activations, name_motifs, write_meme
+    """First-layer kernels as PWMs from their most activating windows in ``X``, trimmed of uninformative end
+    columns and named by Tomtom, with knock-out effects per track on ``X`` (``targets`` are its measurements):
+    the mean change of the prediction when a kernel's activation is replaced by its mean."""
+    from drg.motifs import (
+        kernel_effects,
+        kernel_pwms_from_activations,
+        name_motifs,
+        write_meme,
+    )
     from drg.plotting import plot_motif_tree
 
     folder = out / "kernels"
     folder.mkdir(parents=True, exist_ok=True)
-    kernels = [k for k in kernel_pwms_from_activations(model, X, verbose=verbose) if (k.nsites or 0) > 0]
+    # a kernel is usually wider than the motif it learned: drop its uninformative end columns before matching
+    kernels = [k.trim(0.3) for k in kernel_pwms_from_activations(model, X, verbose=verbose)
+               if (k.nsites or 0) > 0 and k.information_content.max() >= 0.3]
     named = name_motifs(kernels, _database(database), q_threshold=q_threshold) if kernels else None
     motifs = list(named.motifs) if named is not None else []
     write_meme(motifs, folder / "kernels.meme")
     files = {"kernels": rel(folder / "kernels.meme", out)}
-    section: dict[str, Any] = {"n_kernels": int(len(motifs))}
+    section: dict[str, Any] = {"n_kernels": len(motifs)}
     if named is not None:
         named.table.to_csv(folder / "kernels.tsv", sep="\t", index=False)
         files["table"] = rel(folder / "kernels.tsv", out)
         matched = named.table[named.table["matches"].fillna("") != ""] if "matches" in named.table else []
-        section["n_named"] = int(len(matched))
+        section["n_named"] = len(matched)
     if effects and motifs:
         result = kernel_effects(model, X, targets, track_names=list(tracks), verbose=verbose)
         frame = pd.DataFrame(result.mean, index=result.kernels, columns=result.tracks)

@@ -186,3 +186,50 @@ def test_bad_input():
         recursive_seqlet_spans(np.zeros((2, 10)), min_len=5, max_len=4)
     with pytest.raises(InputError):
         call_seqlets_pvalue(np.ones((2, 4, 10)), reduce="maxabs", sign="up")
+
+
+def test_pvalue_kernels_brute_force_twins():
+    """Binning with its histogram, the matrix-product convolutions, the pass cut-offs and batching."""
+    from drg.motifs import _seqlet_kernels as k
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(37, 61)).astype(np.float32)
+    lo, hi = float(x.min()), float(x.max())
+    width = (hi - lo) / 29
+    bins = np.empty(x.shape, np.int16)
+    f = k.bin_rows(x, lo, width, 30, bins, True)
+    expect = np.clip(np.floor((x.astype(np.float64) - lo) / width), 0, 29).astype(int)
+    np.testing.assert_array_equal(bins, expect)
+    np.testing.assert_array_equal(f, np.bincount(expect.ravel(), minlength=30) / x.size)
+    np.testing.assert_array_equal(f, k.bin_histogram(x.ravel(), lo, width, 30))
+    surv = k.span_survival(f, 6)
+    pmf = np.ones(1)
+    for length in range(1, 7):
+        pmf = np.convolve(pmf, f)
+        tail = np.cumsum(pmf[::-1])[::-1]
+        np.testing.assert_allclose(surv[length, :tail.size], tail, rtol=1e-12, atol=0)
+        assert (surv[length, tail.size:] == 0).all()
+    cut = k.passing_sums(surv, 0.02)
+    for length in range(7):
+        below = np.nonzero(surv[length] < 0.02)[0]
+        assert cut[length] == (below[0] if below.size else surv.shape[1])
+        assert (surv[length, cut[length]:] < 0.02).all()
+    whole = recursive_seqlet_spans(x, threshold=0.2, min_len=2, max_len=6, n_bins=30)
+    batched = recursive_seqlet_spans(x, threshold=0.2, min_len=2, max_len=6, n_bins=30, batch_rows=5)
+    assert len(whole) > 10
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(whole, batched)
+
+
+def test_pvalue_rejects_nan_and_integer_scores_work():
+    x = np.random.default_rng(1).normal(size=(10, 50))
+    bad = x.copy()
+    bad[3, 7] = np.nan
+    with pytest.raises(InputError):
+        recursive_seqlet_spans(bad)
+    with pytest.raises(InputError):
+        recursive_seqlet_spans(x, null=bad)
+    ints = np.round(x * 10).astype(np.int64)
+    a = recursive_seqlet_spans(ints, threshold=0.1)
+    b = recursive_seqlet_spans(ints.astype(np.float64), threshold=0.1)
+    assert a.equals(b)

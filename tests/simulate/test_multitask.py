@@ -178,3 +178,21 @@ def test_write_simulation_files_are_readable(tmp_path):
     record = json.loads(paths["json"].read_text())
     assert record["params"]["design"] == "multitask_regression" and record["tracks"] == sim.tracks
     assert record["n_instances"] == len(sim.instances)
+
+
+def test_effect_size_range():
+    """Magnitudes lie in effect_size times the per-track jitter; the range only rescales the same draws."""
+    for low, high in ((1.0, 1.5), (0.2, 0.4)):
+        sim = multitask_regression(50, 60, 8, effect_size=(low, high), seed=2)
+        mags = np.abs(sim.effects[sim.effects != 0])
+        assert mags.min() >= low * 0.75 - 1e-6 and mags.max() <= high * 1.25 + 1e-6
+        assert sim.params["effect_size"] == [low, high]
+    a = multitask_regression(50, 60, 8, effect_size=(1.0, 1.5), seed=2)
+    b = multitask_regression(50, 60, 8, effect_size=(0.2, 0.4), seed=2)
+    np.testing.assert_array_equal(a.effects != 0, b.effects != 0)
+    np.testing.assert_array_equal(np.sign(a.effects), np.sign(b.effects))
+    np.testing.assert_array_equal(a.X, b.X)
+    with pytest.raises(InputError):
+        multitask_regression(10, 60, 2, effect_size=(0.0, 1.0))
+    with pytest.raises(InputError):
+        multitask_regression(10, 60, 2, effect_size=(2.0, 1.0))

@@ -13,7 +13,7 @@ Both reduce an attribution map to one score per position with :func:`reference_s
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -215,25 +215,8 @@ def call_seqlets_zscore(
     return _table(rows, firsts, ends, signs, sums, t, None, regions, tracks, n)
 
 
-class _Null(NamedTuple):
-    xmin: float
-    width: float
-    survival: np.ndarray
-
-
-def _null_tables(x: np.ndarray, null: np.ndarray, max_len: int, n_bins: int) -> _Null | None:
-    from drg.motifs import _seqlet_kernels as k
-
-    lo, hi = float(x.min()), float(x.max())
-    if null is not x:
-        lo, hi = min(lo, float(null.min())), max(hi, float(null.max()))
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise InputError("scores and null must be finite (found NaN or infinity)")
-    if not hi > lo:
-        return None
-    width = (hi - lo) / (n_bins - 1)
-    f = k.bin_histogram(np.ascontiguousarray(null).ravel(), lo, width, n_bins)
-    return _Null(lo, width, k.span_survival(f, max_len))
+def _range(values: np.ndarray) -> tuple[float, float]:
+    return float(values.min()), float(values.max())
 
 
 def _decode(x: np.ndarray, null: np.ndarray, threshold: float, min_len: int, max_len: int, n_bins: int,
@@ -241,22 +224,36 @@ def _decode(x: np.ndarray, null: np.ndarray, threshold: float, min_len: int, max
     from drg.motifs import _seqlet_kernels as k
 
     empty = (np.zeros(0, np.int64),) * 3 + (np.zeros(0),)
-    tables = _null_tables(x, null, max_len, n_bins)
-    if tables is None or threshold <= 0:
+    own = null is x
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
+    if own:
+        null = x
+    elif null.dtype not in (np.float32, np.float64):
+        null = null.astype(np.float64)
+    lo, hi = _range(x)
+    nlo, nhi = (lo, hi) if own else _range(null)
+    if not all(np.isfinite(v) for v in (lo, hi, nlo, nhi)):
+        raise InputError("scores and null must be finite (found NaN or infinity)")
+    lo, hi = min(lo, nlo), max(hi, nhi)
+    if not hi > lo or threshold <= 0:
         return empty
-    length = x.shape[1]
-    cap = length // min_len + 1
-    out_rows, out_s, out_e, out_p = [], [], [], []
+    width = (hi - lo) / (n_bins - 1)
+    bins = np.empty(x.shape, np.int16 if n_bins <= np.iinfo(np.int16).max else np.int32)
+    f = k.bin_rows(np.ascontiguousarray(x), lo, width, n_bins, bins, own)
+    if not own:
+        f = k.bin_histogram(np.ascontiguousarray(null).ravel(), lo, width, n_bins)
+    survival = k.span_survival(f, max_len)
+    cutoffs = k.passing_sums(survival, float(threshold))
+    cap = x.shape[1] // min_len + 1
+    parts = []
     for r0 in range(0, x.shape[0], batch_rows):
-        block = np.ascontiguousarray(x[r0:r0 + batch_rows])
-        starts, ends, pvals, found = k.recursive_decode(block, tables.survival, tables.xmin, tables.width,
-                                                        n_bins, float(threshold), min_len, max_len, cap)
-        keep = (np.arange(cap)[None, :] < found[:, None]).ravel()
-        out_rows.append(np.repeat(np.arange(r0, r0 + block.shape[0]), found))
-        out_s.append(starts[keep])
-        out_e.append(ends[keep])
-        out_p.append(pvals[keep])
-    return np.concatenate(out_rows), np.concatenate(out_s), np.concatenate(out_e), np.concatenate(out_p)
+        rows, starts, ends, pvals = k.recursive_decode(bins[r0:r0 + batch_rows], survival, cutoffs,
+                                                       float(threshold), min_len, max_len, cap)
+        parts.append((rows + r0, starts, ends, pvals))
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(np.concatenate(p) for p in zip(*parts))  # type: ignore[return-value]
 
 
 def recursive_seqlet_spans(
