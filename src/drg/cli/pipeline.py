@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,7 @@ def run(
     config: Annotated[Path, typer.Argument(help="Pipeline YAML (see drg.pipeline.PipelineConfig).")],
     out: Annotated[Path, typer.Option("--out", help="Run directory.")],
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted training.")] = False,
-    seed: Annotated[Optional[int], typer.Option(help="Override the seed.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Folds → train → k-mer baseline → attributions → motifs → kernels → design → embeddings → report."""
@@ -29,7 +29,7 @@ def run(
 
 def report(
     run_dir: Annotated[Path, typer.Argument(help="Directory written by drg run or drg quickstart.")],
-    title: Annotated[Optional[str], typer.Option(help="Page title.")] = None,
+    title: Annotated[str | None, typer.Option(help="Page title.")] = None,
 ) -> None:
     """Rebuild RUN_DIR/report/index.html from RUN_DIR/summary.json."""
     from drg.errors import InputError
