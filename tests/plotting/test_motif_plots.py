@@ -85,3 +85,18 @@ def test_effect_heatmap_rows(tmp_path):
     assert len(clustered.axes[0].get_yticklabels()) == 3
     with pytest.raises(InputError, match="track names"):
         plot_effect_heatmap(values, track_names=["a"])
+
+
+def test_motif_tree_rows_line_up_on_the_page(motifs):
+    """Leaf k of the tree, logo row k and heatmap row k sit at the same height of the figure."""
+    effects = np.arange(15, dtype=float).reshape(5, 3)
+    fig = plot_motif_tree(motifs, effects, track_names=["a_long_track_name", "b", "c"], title="t")
+    to_fig = fig.transFigure.inverted()
+    heat, tree = fig.heatmap_ax, fig.tree_ax
+    for row, ax in enumerate(fig.logo_axes):  # top to bottom
+        box = ax.get_position()
+        logo_y = (box.y0 + box.y1) / 2
+        heat_y = to_fig.transform(heat.transData.transform((0, len(motifs) - 1 - row)))[1]
+        tree_y = to_fig.transform(tree.transData.transform((0, 10 * (len(motifs) - 1 - row) + 5)))[1]
+        assert logo_y == pytest.approx(heat_y, abs=1e-6)
+        assert logo_y == pytest.approx(tree_y, abs=1e-6)

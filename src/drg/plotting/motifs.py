@@ -246,24 +246,33 @@ def plot_motif_tree(
     distances = np.clip((distances + distances.T) / 2, 0.0, None)
     np.fill_diagonal(distances, 0.0)
     T = 0 if frame is None else frame.shape[1]
-    widths = [1.5, 2.6] + ([max(1.2, 0.3 * T), 0.15] if frame is not None else [])
-    fig = Figure(figsize=(sum(widths) + 1.5, max(2.0, row_height * M + 1.4)), layout="constrained")
-    grid = fig.add_gridspec(1, len(widths), width_ratios=widths)
-    tree_ax = fig.add_subplot(grid[0, 0])
+    # explicit positions (inches) so that tree leaves, logo rows and heatmap rows share one vertical grid;
+    # layout engines shrink the heatmap for its tick labels and break that alignment
+    bottom, top = (1.0 if frame is not None else 0.3), (0.6 if title else 0.25)
+    tree_w, label_w, logo_w, gap = 1.5, 2.2, 2.6, 0.1
+    heat_w, bar_w, bar_label = (max(1.2, 0.3 * T), 0.15, 0.9) if frame is not None else (0.0, 0.0, 0.0)
+    width = 0.1 + tree_w + label_w + logo_w + (gap + heat_w + gap + bar_w + bar_label if frame is not None else 0.3)
+    height = bottom + row_height * M + top
+    fig = Figure(figsize=(width, height))
+
+    def axes(x: float, w: float, y: float = bottom, h: float = row_height * M) -> Any:
+        return fig.add_axes((x / width, y / height, w / width, h / height))
+
+    tree_ax = axes(0.1, tree_w)
     if M > 1:
         Z = scipy_linkage(squareform(distances, checks=False), linkage)
         tree = dendrogram(Z, orientation="left", ax=tree_ax, no_labels=True, color_threshold=0,
                           above_threshold_color="0.3")
-        leaves = list(tree["leaves"])  # bottom to top
+        leaves = list(tree["leaves"])  # bottom to top, leaf k at y = 10 k + 5
     else:
         leaves = [0]
     tree_ax.set_ylim(0, 10 * M)
     tree_ax.set_axis_off()
     order = leaves[::-1]  # top to bottom
-    logo_grid = grid[0, 1].subgridspec(M, 1, hspace=0.05)
+    logo_x = 0.1 + tree_w + label_w
     logo_axes = []
     for row, index in enumerate(order):
-        ax = fig.add_subplot(logo_grid[row, 0])
+        ax = axes(logo_x, logo_w, bottom + row_height * (M - 1 - row) + 0.05 * row_height, 0.9 * row_height)
         plot_motif_logo(motifs[index], kind=kind, ax=ax, title="")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -273,12 +282,13 @@ def plot_motif_tree(
         logo_axes.append(ax)
     heat_ax = None
     if frame is not None:
-        heat_ax = fig.add_subplot(grid[0, 2])
+        heat_x = logo_x + logo_w + gap
+        heat_ax = axes(heat_x, heat_w)
         image = _heatmap(heat_ax, frame.to_numpy()[leaves], cmap, vmax)
         heat_ax.set_ylim(-0.5, M - 0.5)
         heat_ax.set_yticks([])
         heat_ax.set_xticks(range(T), [str(c) for c in frame.columns], rotation=90, fontsize=7)
-        fig.colorbar(image, cax=fig.add_subplot(grid[0, 3]), label=label)
+        fig.colorbar(image, cax=axes(heat_x + heat_w + gap, bar_w), label=label)
     if title:
         fig.suptitle(title)
     fig.motif_order = order
