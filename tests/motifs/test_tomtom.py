@@ -270,12 +270,13 @@ def test_fast_paths_match_general_kernels(jaspar_subset):
     _, _, a = _prepare(queries, targets, None, 0.1, True)
     T, Q, qs = a["T"], a["Q"], a["q_start"]
     U = K._unit_columns(T)
+    U32 = U.astype(np.float32)
     N = T.shape[0]
     for i in range(len(queries)):
         L = int(qs[i + 1] - qs[i])
         Z1, H1 = np.empty((L, N), np.uint8), np.zeros((L, 101), np.int64)
         Z2, H2 = np.empty((L, N), np.uint8), np.zeros((L, 101), np.int64)
-        o1 = K._pearson_scores(U, Q, qs[i], L, Z1, H1)
+        o1 = K._pearson_scores(U, U32, Q, qs[i], L, Z1, H1)
         o2 = K._quantise(0, Q, qs[i], L, 20.0, T, a["t_col_nsites"], a["bg"], True, Z2, H2)
         assert o1 == o2 and (Z1 == Z2).all() and (H1 == H2).all()
         # survival functions restricted to the sums that are needed equal the full ones there
@@ -306,6 +307,83 @@ def test_radix_order_matches_argsort():
     from drg.motifs import _tomtom_kernels as K
 
     rng = np.random.default_rng(0)
-    p = np.concatenate([rng.random(500) ** 8, np.zeros(7), np.ones(5), rng.choice([0.5, 1e-300], 20)])
-    order = K._ascending(p)
-    np.testing.assert_array_equal(order, np.argsort(p, kind="stable"))
+    cases = [
+        np.concatenate([rng.random(500) ** 8, np.zeros(7), np.ones(5), rng.choice([0.5, 1e-300], 20)]),
+        (rng.random(700) ** 6).astype(np.float32).astype(np.float64),  # low 29 bits clear
+        np.zeros(9),
+        np.array([5e-324, 0.0, 5e-324, 1.0]),
+        rng.choice([0.25, 0.5, 1.0], 50),
+    ]
+    for p in cases:
+        np.testing.assert_array_equal(K._ascending(p), np.argsort(p, kind="stable"))
+
+
+def test_float32_sweep_bounds(jaspar_subset):
+    """The float32 correlations behind the buckets and extremes stay far inside the margin assumed."""
+    from drg.motifs import _tomtom_scores as S
+    from drg.motifs.comparison import _prepare
+
+    _, targets = jaspar_subset
+    _, _, a = _prepare(targets, targets, None, 0.1, True)
+    U = S._unit_columns(a["T"])
+    U32 = U.astype(np.float32)
+    bins = np.empty(U.shape[1], np.int16)
+    lanes = np.empty((2, 64), np.float32)
+    for q in a["Q"]:
+        x = np.array(S._unit_query(q))
+        exact = x[0] * U[0] + x[1] * U[1] + x[2] * U[2] + x[3] * U[3]
+        lo, hi = S._pearson_buckets(U32, x, bins, lanes)
+        assert abs(lo - exact.min()) < 1e-6 and abs(hi - exact.max()) < 1e-6
+        assert S._exact_extremes(U, x) == (exact.min(), exact.max())
+        edges = (exact + 1.0) * (S._PEARSON_BUCKETS / 2)
+        # a bucket differs from the float64 one only next to a bucket edge
+        off = bins != np.clip(edges.astype(np.int64), 0, S._PEARSON_BUCKETS - 1)
+        assert (np.abs(edges[off] - np.round(edges[off])) < 1e-3).all()
+
+
+@pytest.mark.parametrize("n", [2001, 2000])
+def test_bucket_median_exact_despite_misplaced_buckets(n):
+    """Columns within the float32 margin of a bucket edge put in the neighbouring bucket, with the median
+    right at that edge (both the quick path and the widened one): the median is still the exact one."""
+    from drg.motifs import _tomtom_scores as S
+
+    rng = np.random.default_rng(n)
+    half = S._PEARSON_BUCKETS / 2
+    edge = 1100 / half - 1.0
+    for spread in (1e-7, 3e-6, 1e-3, 0.3):
+        values = np.concatenate([edge + rng.uniform(-spread, spread, n // 2), rng.uniform(-1, 1, n - n // 2)])
+        values = np.clip(values, -1, 1)
+        U = np.zeros((4, n))
+        U[0] = values
+        x = np.array([1.0, 0.0, 0.0, 0.0])
+        bins = np.clip(((values + 1.0) * half).astype(np.int64), 0, S._PEARSON_BUCKETS - 1)
+        # close columns put on the other side of the edge, as a float32 error could
+        flip = (np.abs(values - edge) < 2e-6) & (rng.random(n) < 0.5)
+        bins[flip & (values < edge)] += 1
+        bins[flip & (values >= edge)] -= 1
+        bins = bins.astype(np.int16)
+        k1 = n // 2 - 1
+        k2 = (n + 1) // 2 - 1
+        srt = np.sort(values)
+        counts = np.empty((4, S._PEARSON_BUCKETS), np.int32)
+        got = S._bucket_median(U, x, bins, counts, k1, k2, np.empty(n))
+        assert got == (srt[k1] + srt[k2]) / 2
+
+
+def test_pearson_fast_path_identical_targets():
+    """All target columns alike: every shifted score is 0, so the offset and scale come from the float64
+    extremes (the float32 ones cannot settle them); the fast path still equals the general kernel."""
+    from drg.motifs import _tomtom_kernels as K
+
+    rng = np.random.default_rng(5)
+    column = np.array([0.1, 0.2, 0.3, 0.4])
+    T = np.tile(column, (64, 1))
+    Q = rng.dirichlet(np.ones(4), 6)
+    U = K._unit_columns(T)
+    L, N = Q.shape[0], T.shape[0]
+    Z1, H1 = np.empty((L, N), np.uint8), np.zeros((L, 101), np.int64)
+    Z2, H2 = np.empty((L, N), np.uint8), np.zeros((L, 101), np.int64)
+    o1 = K._pearson_scores(U, U.astype(np.float32), Q, 0, L, Z1, H1)
+    o2 = K._quantise(0, Q, 0, L, 20.0, T, np.full(N, 20.0), np.full(4, 0.25), True, Z2, H2)
+    assert o1 == o2 and (Z1 == Z2).all() and (H1 == H2).all()
+    assert (Z1 == o1).all() and (H1.sum(axis=1) == N).all()

@@ -12,20 +12,23 @@ Layout shared by every kernel:
 * integer column scores are indexed ``[query column, target column]`` over all rows of ``T``.
 
 Per query: integer scores and their per-column histograms (for the Pearson correlation with complete scores
-from unit columns, the medians by bucketing on a fixed grid); the best alignment of every entry; survival
+the fast path of :mod:`drg.motifs._tomtom_scores`); the best alignment of every entry; survival
 functions of the summed scores of ranges of query columns, convolved only over the sums the p-values read;
 p-values once per (target length, score); q-values.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
-BINS = 100
-"""Integer range a single column score is scaled to (MEME's ``BINS``)."""
+from drg.motifs._tomtom_scores import (
+    BINS,
+    _float32,
+    _pearson_scores,
+    _quantise,
+    _unit_columns,
+)
 
 DIST_CODES = {
     "pearson": 0,
@@ -37,422 +40,7 @@ DIST_CODES = {
     "blic5": 6,
 }
 
-_SELECT_BINS = 1024
-_PEARSON_BUCKETS = 2048
 _UNNEEDED = 1 << 50
-_DNA_HYPERS = np.array(
-    [[1, 1, 1, 1], [5, 1, 1, 1], [1, 5, 1, 1], [1, 1, 5, 1], [1, 1, 1, 5], [2, 2, 2, 2]], dtype=np.float64
-)
-
-
-# --------------------------------------------------------------------------------------------- column scores
-@njit(cache=True)
-def _log_likelihood(hyper, counts):
-    hyper_sum = 0.0
-    count_sum = 0.0
-    for a in range(4):
-        hyper_sum += hyper[a]
-        count_sum += counts[a]
-    value = math.lgamma(hyper_sum) - math.lgamma(count_sum + hyper_sum)
-    for a in range(4):
-        value += math.lgamma(hyper[a] + counts[a]) - math.lgamma(hyper[a])
-    return value
-
-
-@njit(cache=True)
-def _estimate_source(n_dirichlets, counts, out):
-    """Posterior mean letter distribution of ``counts`` under a 1- or 5-component Dirichlet prior."""
-    if n_dirichlets == 1:
-        denominator = 0.0
-        for a in range(4):
-            denominator += counts[a] + _DNA_HYPERS[0, a]
-        for a in range(4):
-            out[a] = (counts[a] + _DNA_HYPERS[0, a]) / denominator
-        return
-    log_prior = math.log(1.0 / n_dirichlets)
-    log_a = log_prior + _log_likelihood(_DNA_HYPERS[1], counts)
-    log_sum = 0.0
-    for k in range(2, n_dirichlets + 1):
-        log_b = log_prior + _log_likelihood(_DNA_HYPERS[k], counts)
-        if log_a < log_b:
-            log_sum = log_b + math.log(1.0 + math.exp(log_a - log_b))
-        else:
-            log_sum = log_a + math.log(1.0 + math.exp(log_b - log_a))
-        log_a = log_sum
-    for a in range(4):
-        out[a] = 0.0
-    for k in range(1, n_dirichlets + 1):
-        weight = math.exp(log_prior + _log_likelihood(_DNA_HYPERS[k], counts) - log_sum)
-        denominator = 0.0
-        for a in range(4):
-            denominator += counts[a] + _DNA_HYPERS[k, a]
-        for a in range(4):
-            out[a] += weight * (counts[a] + _DNA_HYPERS[k, a]) / denominator
-
-
-@njit(cache=True)
-def _blic(n_dirichlets, qc, tc, bg, work):
-    common = work[0]
-    qs = work[1]
-    ts = work[2]
-    cs = work[3]
-    for a in range(4):
-        common[a] = qc[a] + tc[a]
-    _estimate_source(n_dirichlets, qc, qs)
-    _estimate_source(n_dirichlets, tc, ts)
-    _estimate_source(n_dirichlets, common, cs)
-    first = 0.0
-    second = 0.0
-    third = 0.0
-    fourth = 0.0
-    for a in range(4):
-        first += 2.0 * common[a] * math.log(cs[a])
-        second += qc[a] * math.log(qs[a])
-        third += tc[a] * math.log(ts[a])
-        fourth += common[a] * math.log(bg[a])
-    return first - (second + third + fourth)
-
-
-@njit(cache=True)
-def _column_score(dist, q, t, nq, nt, bg, work):
-    """MEME Tomtom's similarity of query column ``q`` and target column ``t`` (larger is more similar)."""
-    if dist == 0:  # Pearson correlation
-        num = 0.0
-        d1 = 0.0
-        d2 = 0.0
-        for a in range(4):
-            x = q[a] - 0.25
-            y = t[a] - 0.25
-            num += x * y
-            d1 += x * x
-            d2 += y * y
-        den = math.sqrt(d1 * d2)
-        return num / den if den != 0.0 else 0.0
-    if dist == 1:  # negative Euclidean distance
-        total = 0.0
-        for a in range(4):
-            total += (q[a] - t[a]) ** 2
-        return -math.sqrt(total)
-    if dist == 2:  # Sandelin-Wasserman
-        total = 0.0
-        for a in range(4):
-            total += (q[a] - t[a]) ** 2
-        return 2.0 - total
-    if dist == 3:  # average log-likelihood ratio
-        num = 0.0
-        den = 0.0
-        for a in range(4):
-            num += nt * t[a] * math.log(q[a] / bg[a]) + nq * q[a] * math.log(t[a] / bg[a])
-            den += nq * q[a] + nt * t[a]
-        return num / den
-    if dist == 4:  # negative symmetrised Kullback-Leibler divergence (log10)
-        total = 0.0
-        for a in range(4):
-            total += (q[a] * math.log10(q[a] / t[a]) + t[a] * math.log10(t[a] / q[a])) / 2.0
-        return -total
-    qc = work[4]
-    tc = work[5]
-    for a in range(4):
-        qc[a] = nq * q[a]
-        tc[a] = nt * t[a]
-    return _blic(1 if dist == 5 else 5, qc, tc, bg, work)
-
-
-@njit(cache=True)
-def _score_rows(dist, Q, q0, L, nq, T, t_col_nsites, bg, S):
-    """Fill ``S[i, j]`` with the score of query column ``q0 + i`` against target column ``j`` (any distance)."""
-    work = np.empty((6, 4))
-    for i in range(L):
-        for j in range(T.shape[0]):
-            S[i, j] = _column_score(dist, Q[q0 + i], T[j], nq, t_col_nsites[j], bg, work)
-
-
-
-# ------------------------------------------------------------------------------------------ Pearson scores
-@njit(cache=True)
-def _unit_columns(T):
-    """``(4, N)`` target columns centred on 0.25 and scaled to unit length (zero for a uniform column).
-
-    The Pearson correlation of two columns is then the dot product of their unit columns, which differs from
-    MEME's ``num / sqrt(d1 * d2)`` in the last bits only; that changes no integer score once the scores are
-    shifted by their (arbitrary) median, but could move an unshifted extreme such as ``-1`` across the integer
-    that sets MEME's offset, so it serves complete scores only.
-    """
-    N = T.shape[0]
-    U = np.zeros((4, N))
-    for j in range(N):
-        d = 0.0
-        for a in range(4):
-            y = T[j, a] - 0.25
-            d += y * y
-        if d > 0.0:
-            r = math.sqrt(d)
-            for a in range(4):
-                U[a, j] = (T[j, a] - 0.25) / r
-    return U
-
-
-@njit(cache=True)
-def _unit_query(q):
-    """The unit column (see :func:`_unit_columns`) of one query column ``q`` (4,), as four scalars."""
-    x0 = q[0] - 0.25
-    x1 = q[1] - 0.25
-    x2 = q[2] - 0.25
-    x3 = q[3] - 0.25
-    d = x0 * x0 + x1 * x1 + x2 * x2 + x3 * x3
-    if d > 0.0:
-        r = math.sqrt(d)
-        x0 /= r
-        x1 /= r
-        x2 /= r
-        x3 /= r
-    return x0, x1, x2, x3
-
-
-@njit(cache=True)
-def _pearson_buckets(U, x, bins, lanes):
-    """Correlations of query unit column ``x`` with every target column: ``bins[j]`` is the bucket of the
-    correlation with column ``j`` on a grid of ``_PEARSON_BUCKETS`` over ``[-1, 1]``; returns their exact
-    (min, max), kept in 64 lanes so that the loop vectorises (``lanes``: (2, 64) scratch)."""
-    N = U.shape[1]
-    u0 = U[0]
-    u1 = U[1]
-    u2 = U[2]
-    u3 = U[3]
-    x0, x1, x2, x3 = x[0], x[1], x[2], x[3]
-    half = _PEARSON_BUCKETS / 2.0
-    top = _PEARSON_BUCKETS - 1
-    mn = lanes[0]
-    mx = lanes[1]
-    mn[:] = np.inf
-    mx[:] = -np.inf
-    n64 = N - N % 64
-    for j0 in range(0, n64, 64):
-        for t in range(64):
-            j = j0 + t
-            s = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
-            bins[j] = min(max(np.int32((s + 1.0) * half), 0), top)
-            mn[t] = min(mn[t], s)
-            mx[t] = max(mx[t], s)
-    lo = mn.min()
-    hi = mx.max()
-    for j in range(n64, N):
-        s = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
-        bins[j] = min(max(np.int32((s + 1.0) * half), 0), top)
-        lo = min(lo, s)
-        hi = max(hi, s)
-    return lo, hi
-
-
-@njit(cache=True)
-def _bucket_median(U, x, bins, counts, k1, k2, buffer):
-    """Mean of the ``k1``-th and ``k2``-th smallest correlations (0-based, ``k2`` is ``k1`` or ``k1 + 1``):
-    count the buckets, then recompute and sort the correlations of the buckets that hold them. Blocks of 64
-    columns without such a bucket are skipped after a check that vectorises."""
-    N = U.shape[1]
-    x0, x1, x2, x3 = x[0], x[1], x[2], x[3]
-    _histogram4(bins, N, counts)
-    cum = 0
-    b1 = -1
-    b2 = 0
-    base = 0
-    for b in range(counts.shape[1]):
-        c = counts[0, b] + counts[1, b] + counts[2, b] + counts[3, b]
-        if b1 < 0 and cum + c > k1:
-            b1 = b
-            base = cum
-        if cum + c > k2:
-            b2 = b
-            break
-        cum += c
-    width = np.uint32(b2 - b1)
-    u0 = U[0]
-    u1 = U[1]
-    u2 = U[2]
-    u3 = U[3]
-    m = 0
-    n64 = N - N % 64
-    for j0 in range(0, n64, 64):
-        d = np.uint32(0xFFFFFFFF)
-        for t in range(64):
-            d = min(d, np.uint32(bins[j0 + t] - b1))
-        if d > width:
-            continue
-        for j in range(j0, j0 + 64):
-            if np.uint32(bins[j] - b1) <= width:
-                buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
-                m += 1
-    for j in range(n64, N):
-        if np.uint32(bins[j] - b1) <= width:
-            buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
-            m += 1
-    chosen = np.sort(buffer[:m])
-    return (chosen[k1 - base] + chosen[k2 - base]) / 2.0
-
-
-@njit(cache=True)
-def _pearson_scores(U, Q, q0, L, Z, H):
-    """Complete-score integer scores of one query for the Pearson correlation (see :func:`_quantise`)."""
-    N = U.shape[1]
-    k1 = max(int(math.floor(0.5 * N)) - 1, 0)
-    k2 = max(int(math.ceil(0.5 * N)) - 1, k1)
-    bins = np.empty(N, np.int16)
-    counts = np.empty((4, _PEARSON_BUCKETS), np.int32)
-    lanes = np.empty((2, 64))
-    buffer = np.empty(N)
-    X = np.empty((L, 4))
-    quantile = np.empty(L)
-    small = np.inf
-    large = -np.inf
-    for i in range(L):
-        X[i, 0], X[i, 1], X[i, 2], X[i, 3] = _unit_query(Q[q0 + i])
-        lo, hi = _pearson_buckets(U, X[i], bins, lanes)
-        quantile[i] = _bucket_median(U, X[i], bins, counts, k1, k2, buffer)
-        small = min(small, lo - quantile[i])
-        large = max(large, hi - quantile[i])
-    offset, scale = _offset_scale(small, large)
-    partial = np.empty((4, BINS + 1), np.int64)
-    u0 = U[0]
-    u1 = U[1]
-    u2 = U[2]
-    u3 = U[3]
-    for i in range(L):
-        x0, x1, x2, x3 = X[i, 0], X[i, 1], X[i, 2], X[i, 3]
-        m = quantile[i]
-        z = Z[i]
-        for j in range(N):
-            s = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
-            # y >= 0 by construction of ``offset``, so adding 0.5 and truncating rounds half away from zero
-            z[j] = np.uint8(np.int32(((s - m) - offset) * scale + 0.5))
-        _count(z, H[i], partial)
-    return int(round(-offset * scale))
-
-
-# ------------------------------------------------------------------------------------- any column score
-@njit(cache=True)
-def _min_max(row):
-    """(min, max) of a 1-d array, 64 lanes at a time so that the loop vectorises."""
-    n = row.shape[0]
-    n64 = n - n % 64
-    lo = np.inf
-    hi = -np.inf
-    if n64 > 0:
-        mn = row[:64].copy()
-        mx = row[:64].copy()
-        for j in range(64, n64, 64):
-            np.minimum(mn, row[j : j + 64], mn)
-            np.maximum(mx, row[j : j + 64], mx)
-        lo = mn.min()
-        hi = mx.max()
-    for j in range(n64, n):
-        lo = min(lo, row[j])
-        hi = max(hi, row[j])
-    return lo, hi
-
-
-@njit(cache=True)
-def _histogram4(index, n, partial):
-    """Count ``index[:n]`` into four partial histograms ``partial`` (4, n_bins), zeroed first; the caller adds
-    the four rows. Interleaving four counters avoids the store-to-load stalls of repeated equal indices."""
-    partial[:] = 0
-    p0 = partial[0]
-    p1 = partial[1]
-    p2 = partial[2]
-    p3 = partial[3]
-    n4 = n - n % 4
-    for j in range(0, n4, 4):
-        p0[index[j]] += 1
-        p1[index[j + 1]] += 1
-        p2[index[j + 2]] += 1
-        p3[index[j + 3]] += 1
-    for j in range(n4, n):
-        p0[index[j]] += 1
-
-
-@njit(cache=True)
-def _count(z, h, partial):
-    """``h[v]`` += number of ``z == v`` (``partial``: (4, len(h)) scratch)."""
-    _histogram4(z, z.shape[0], partial)
-    for v in range(h.shape[0]):
-        h[v] += partial[0, v] + partial[1, v] + partial[2, v] + partial[3, v]
-
-
-@njit(cache=True)
-def _kth_smallest(row, k, lo, hi, counts, bins, buffer):
-    """Exact ``k``-th smallest (0-based) value of ``row`` (within ``[lo, hi]``) by bucketing, then sorting
-    the one bucket that holds it. ``counts`` is (4, n_buckets) scratch, ``bins`` and ``buffer`` as long as
-    ``row``."""
-    n = row.shape[0]
-    if lo == hi:
-        return lo
-    nb = counts.shape[1]
-    inv = nb / (hi - lo)
-    for j in range(n):
-        bins[j] = min(np.int32((row[j] - lo) * inv), nb - 1)
-    _histogram4(bins, n, counts)
-    cum = 0
-    target = 0
-    for b in range(nb):
-        c = counts[0, b] + counts[1, b] + counts[2, b] + counts[3, b]
-        if cum + c > k:
-            target = b
-            break
-        cum += c
-    m = 0
-    for j in range(n):
-        if bins[j] == target:
-            buffer[m] = row[j]
-            m += 1
-    chosen = np.sort(buffer[:m])
-    return chosen[k - cum]
-
-
-@njit(cache=True)
-def _offset_scale(small, large):
-    """MEME's integer offset and scale that map shifted scores in ``[small, large]`` onto ``0 .. BINS``."""
-    if large == small:
-        small = large - 1.0
-    offset = math.floor(small)
-    return offset, math.floor(BINS / (large - offset))
-
-
-@njit(cache=True)
-def _quantise(dist, Q, q0, L, nq, T, t_col_nsites, bg, complete, Z, H):
-    """Integer scores of one query against every target column, for any column score.
-
-    Fills ``Z[i, j]`` with MEME's integer score (``0 .. BINS``) of query column ``i`` against target column
-    ``j`` and ``H[i, v]`` with the number of target columns that score ``v``; returns the integer a raw score
-    of 0 (the median with complete scores) maps to.
-    """
-    N = T.shape[0]
-    S = np.empty((L, N))
-    _score_rows(dist, Q, q0, L, nq, T, t_col_nsites, bg, S)
-    quantile = np.zeros(L)
-    counts = np.empty((4, _SELECT_BINS), np.int32)
-    bins = np.empty(N, np.int32)
-    buffer = np.empty(N)
-    k1 = max(int(math.floor(0.5 * N)) - 1, 0)
-    k2 = max(int(math.ceil(0.5 * N)) - 1, k1)
-    small = np.inf
-    large = -np.inf
-    for i in range(L):
-        lo, hi = _min_max(S[i])
-        if complete:
-            v1 = _kth_smallest(S[i], k1, lo, hi, counts, bins, buffer)
-            v2 = v1 if k2 == k1 else _kth_smallest(S[i], k2, lo, hi, counts, bins, buffer)
-            quantile[i] = (v1 + v2) / 2.0
-        small = min(small, lo - quantile[i])
-        large = max(large, hi - quantile[i])
-    offset, scale = _offset_scale(small, large)
-    partial = np.empty((4, BINS + 1), np.int64)
-    for i in range(L):
-        row = S[i]
-        z = Z[i]
-        m = quantile[i]
-        for j in range(N):
-            z[j] = np.uint8(np.int32(((row[j] - m) - offset) * scale + 0.5))
-        _count(z, H[i], partial)
-    return int(round(-offset * scale))
 
 
 # ---------------------------------------------------------------------------------------- null distributions
@@ -467,7 +55,8 @@ def _range_survival(H, L, n_cols, need, sf, sf_start, sf_len):
     convolved over the sums that those entries (and the longer ranges') depend on.
     """
     R = H.shape[1] - 1
-    prob = np.zeros((L, R + 1))
+    pad = R + 8  # zeros below the lowest kept sum: every shifted read stays in the buffer
+    prob = np.zeros((L, R + 4))  # weights padded with zeros to a multiple of the 4-way unroll
     hlo = np.zeros(L, np.int64)
     hhi = np.zeros(L, np.int64)
     for i in range(L):
@@ -478,8 +67,11 @@ def _range_survival(H, L, n_cols, need, sf, sf_start, sf_len):
                     hlo[i] = v
                 hhi[i] = v
             prob[i, v] = H[i, v] / n_cols
-    cur = np.zeros(L * R + 1)
-    new = np.zeros(L * R + 1)
+    # distributions of sums, offset by ``pad``; entries outside the kept sums are zero, so each output sum
+    # adds the products of all weights in ascending order (the zero ones add +0.0, leaving it unchanged)
+    size = L * R + 1 + 2 * pad
+    cur = np.empty(size)
+    new = np.empty(size)
     chain = np.empty(L, np.int64)
     for s in range(L):
         lowest = _UNNEEDED
@@ -487,9 +79,10 @@ def _range_survival(H, L, n_cols, need, sf, sf_start, sf_len):
             lowest = min(lowest, need[s, e])
             chain[e] = lowest
             lowest -= hhi[e]
-        cur[0] = 1.0
-        c_lo = 0  # sums cur holds: c_lo .. c_hi (c_lo is the support's lowest sum or higher)
-        c_hi = 0
+        cur[:] = 0.0
+        new[:] = 0.0
+        cur[pad] = 1.0
+        c_hi = 0  # largest sum cur holds
         support_lo = 0
         for e in range(s, L):
             support_lo += hlo[e]
@@ -502,25 +95,37 @@ def _range_survival(H, L, n_cols, need, sf, sf_start, sf_len):
                     top += hhi[e2]
                     sf[sf_start[s, e2] + top + 1 : sf_start[s, e2] + sf_len[s, e2]] = 0.0
                 break
-            new[y_lo : n_hi + 1] = 0.0
-            for v in range(hlo[e], hhi[e] + 1):
-                w = prob[e, v]
-                if w == 0.0:
-                    continue
-                a = max(y_lo, c_lo + v)
-                dst = new[a : min(n_hi, c_hi + v) + 1]
-                src = cur[a - v : a - v + dst.shape[0]]
+            w = prob[e]
+            lo = y_lo + pad
+            hi = n_hi + pad + 1
+            dst = new[lo:hi]
+            dst[:] = 0.0
+            for v in range(hlo[e], hhi[e] + 1, 4):
+                w0 = w[v]
+                w1 = w[v + 1]
+                w2 = w[v + 2]
+                w3 = w[v + 3]
+                s0 = cur[lo - v : hi - v]
+                s1 = cur[lo - v - 1 : hi - v - 1]
+                s2 = cur[lo - v - 2 : hi - v - 2]
+                s3 = cur[lo - v - 3 : hi - v - 3]
                 for y in range(dst.shape[0]):
-                    dst[y] += src[y] * w
+                    t = dst[y]
+                    t += s0[y] * w0
+                    t += s1[y] * w1
+                    t += s2[y] * w2
+                    t += s3[y] * w3
+                    dst[y] = t
+            # sums below y_lo are dropped (left from two steps ago): zero those the next step reads
+            new[lo - pad : lo] = 0.0
             cur, new = new, cur
-            c_lo = y_lo
             c_hi = n_hi
             start = sf_start[s, e]
             for x in range(n_hi + 1, sf_len[s, e]):
                 sf[start + x] = 0.0
             acc = 0.0
             for x in range(n_hi, y_lo - 1, -1):
-                acc += cur[x]
+                acc += cur[x + pad]
                 if acc > 1.0:
                     acc = 1.0
                 sf[start + x] = acc
@@ -619,15 +224,29 @@ def _configurations(L, tlen, start, end):
 
 @njit(cache=True)
 def _group_sums(Z, L, off, tlen, n, acc):
-    """``acc[c, k]`` = summed score of configuration ``c`` of the ``k``-th target of a group of ``n`` targets
-    of length ``tlen`` whose columns are stored column-major from ``off`` (``Z[:, off + j * n + k]``)."""
-    acc[: L + tlen, :n] = 0
-    for i in range(L):
-        for j in range(tlen):
-            a = acc[L - i + j]
-            z = Z[i, off + j * n : off + (j + 1) * n]
+    """``acc[c, k]`` = summed score of configuration ``c`` (``1 .. L + tlen - 1``) of the ``k``-th target of a
+    group of ``n`` targets of length ``tlen`` whose columns are stored column-major from ``off``
+    (``Z[:, off + j * n + k]``). Query column ``i`` meets target column ``i + c - L``; four aligned pairs are
+    added per pass over a row of ``acc``."""
+    for c in range(1, L + tlen):
+        a = acc[c, :n]
+        a[:] = 0
+        i = max(0, L - c)
+        i_end = min(L, L + tlen - c)
+        base = off + (c - L) * n
+        while i + 4 <= i_end:
+            z0 = Z[i, base + i * n : base + (i + 1) * n]
+            z1 = Z[i + 1, base + (i + 1) * n : base + (i + 2) * n]
+            z2 = Z[i + 2, base + (i + 2) * n : base + (i + 3) * n]
+            z3 = Z[i + 3, base + (i + 3) * n : base + (i + 4) * n]
             for k in range(n):
-                a[k] += z[k]
+                a[k] += (np.int32(z0[k]) + np.int32(z1[k])) + (np.int32(z2[k]) + np.int32(z3[k]))
+            i += 4
+        while i < i_end:
+            z0 = Z[i, base + i * n : base + (i + 1) * n]
+            for k in range(n):
+                a[k] += np.int32(z0[k])
+            i += 1
 
 
 @njit(cache=True)
@@ -664,7 +283,7 @@ def _best_incomplete(acc, L, tlen, n, order, sf, sf_start, sf_len, best, best_c)
 # --------------------------------------------------------------------------------------------- one query
 @njit(cache=True)
 def _one_query(
-    dist, Q, q0, L, nq, T, U, t_col_nsites, g_len, g_off, g_first, entries, bg, complete, min_overlap,
+    dist, Q, q0, L, nq, T, U, U32, t_col_nsites, g_len, g_off, g_first, entries, bg, complete, min_overlap,
     internal, norient, out_p, out_offset, out_overlap,
 ):
     """p-value, offset and overlap of the best alignment of query ``Q[q0:q0 + L]`` with every entry."""
@@ -673,7 +292,7 @@ def _one_query(
     Z = np.empty((L, N), np.uint8)
     H = np.zeros((L, BINS + 1), np.int64)
     if dist == 0 and complete:
-        o = _pearson_scores(U, Q, q0, L, Z, H)
+        o = _pearson_scores(U, U32, Q, q0, L, Z, H)
     else:
         o = _quantise(dist, Q, q0, L, nq, T, t_col_nsites, bg, complete, Z, H)
 
@@ -764,14 +383,25 @@ def _one_query(
 @njit(cache=True)
 def _ascending(p):
     """Indices that sort the non-negative floats ``p`` ascending (stable): LSD radix sort of their bits, 11
-    bits a pass, skipping passes in which every key has the same digit."""
+    bits a pass, over the bits that are set in some key only (p-values rounded to float32 leave the low 29
+    bits clear), skipping passes in which every key has the same digit."""
     m = p.shape[0]
     keys = p.view(np.uint64)
     order = np.arange(m)
     spare = np.empty(m, np.int64)
     counts = np.empty(2049, np.int64)
     mask = np.uint64(2047)
-    for shift in range(0, 64, 11):
+    used = np.uint64(0)
+    for i in range(m):
+        used |= keys[i]
+    first = 0
+    while first < 64 and (used >> np.uint64(first)) & np.uint64(1) == 0:
+        first += 1
+    last = first
+    for b in range(first, 64):
+        if (used >> np.uint64(b)) & np.uint64(1):
+            last = b
+    for shift in range(first, last + 1, 11):
         sh = np.uint64(shift)
         counts[:] = 0
         for i in range(m):
@@ -833,6 +463,7 @@ def tomtom_all(
     n_entries = entries.shape[0]
     n_targets = n_entries // norient
     U = _unit_columns(T) if dist == 0 else np.empty((4, 0))
+    U32 = _float32(U)
     res_p = np.empty((n_queries, n_targets))
     res_q = np.empty((n_queries, n_targets))
     res_offset = np.empty((n_queries, n_targets), np.int32)
@@ -845,7 +476,7 @@ def tomtom_all(
         q0 = q_start[i]
         L = q_start[i + 1] - q0
         _one_query(
-            dist, Q, q0, L, q_nsites[i], T, U, t_col_nsites, g_len, g_off, g_first, entries, bg, complete,
+            dist, Q, q0, L, q_nsites[i], T, U, U32, t_col_nsites, g_len, g_off, g_first, entries, bg, complete,
             min_overlap, internal, norient, p, offset, overlap,
         )
         _finish_query(
