@@ -12,7 +12,6 @@ threshold on either strand (what ``scan_motifs`` reports for the region) and/or 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,7 +24,6 @@ from drg.utils import PathLike
 
 __all__ = ["FeatureMatrix", "kmer_features", "pwm_features", "sequence_codes"]
 
-_LETTERS = "ACGT"
 _DENSE_LIMIT = 64_000_000
 """Largest number of matrix entries returned dense when ``sparse=None`` (about 256 MB of float32)."""
 
@@ -139,74 +137,6 @@ def sequence_codes(X: Any) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------ compiled kernels
-@njit(cache=True)
-def _row_kmers(codes, i, masks, colmap, n_kmers, out_cols):
-    """Columns of the valid windows of sequence ``i`` (every pattern); returns how many were written."""
-    n_masks, k = masks.shape
-    length = codes.shape[1]
-    span = masks[0, k - 1] + 1
-    c = 0
-    for m in range(n_masks):
-        base = m * n_kmers
-        for p in range(length - span + 1):
-            index = 0
-            ok = True
-            for j in range(k):
-                letter = codes[i, p + masks[m, j]]
-                if letter > 3:
-                    ok = False
-                    break
-                index = index * 4 + letter
-            if ok:
-                out_cols[c] = colmap[base + index]
-                c += 1
-    return c
-
-
-@njit(cache=True, parallel=True)
-def _count_kmers_dense(codes, masks, colmap, n_kmers, out):
-    n_masks, k = masks.shape
-    n_win = max(codes.shape[1] - masks[0, k - 1], 0)
-    for i in prange(codes.shape[0]):
-        cols = np.empty(n_masks * n_win, np.int32)
-        c = _row_kmers(codes, i, masks, colmap, n_kmers, cols)
-        for j in range(c):
-            out[i, cols[j]] += 1.0
-
-
-@njit(cache=True, parallel=True)
-def _count_kmers_sparse(codes, masks, colmap, n_kmers):
-    n = codes.shape[0]
-    n_masks, k = masks.shape
-    n_win = max(codes.shape[1] - masks[0, k - 1], 0)
-    width = max(n_masks * n_win, 1)
-    cols = np.empty((n, width), np.int32)
-    vals = np.empty((n, width), np.float32)
-    nnz = np.zeros(n + 1, np.int64)
-    for i in prange(n):
-        row = np.empty(width, np.int32)
-        c = _row_kmers(codes, i, masks, colmap, n_kmers, row)
-        row = np.sort(row[:c])
-        u = 0
-        for j in range(c):
-            if u > 0 and cols[i, u - 1] == row[j]:
-                vals[i, u - 1] += 1.0
-            else:
-                cols[i, u] = row[j]
-                vals[i, u] = 1.0
-                u += 1
-        nnz[i + 1] = u
-    indptr = np.cumsum(nnz)
-    indices = np.empty(indptr[-1], np.int32)
-    data = np.empty(indptr[-1], np.float32)
-    for i in prange(n):
-        a = indptr[i]
-        for j in range(indptr[i + 1] - a):
-            indices[a + j] = cols[i, j]
-            data[a + j] = vals[i, j]
-    return indptr, indices, data
-
-
 @njit(cache=True, parallel=True)
 def _pwm_scan_stats(codes, tables, widths, min_scores, counts, best):
     """Per sequence and motif: windows scoring at least ``min_scores[j]`` (any strand) and the best score.
@@ -267,62 +197,6 @@ def _triplet_table(M: np.ndarray, n_rows: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------- k-mers
-def _masks(k: int, gaps: int) -> list[tuple[int, ...]]:
-    """Informative offsets of every gapped pattern (first and last window positions always informative)."""
-    span = k + gaps
-    out = []
-    for gap_positions in itertools.combinations(range(1, span - 1), gaps):
-        gap_set = set(gap_positions)
-        out.append(tuple(p for p in range(span) if p not in gap_set))
-    return out
-
-
-def _rc_kmer_index(k: int) -> np.ndarray:
-    index = np.arange(4**k, dtype=np.int64)
-    rc = np.zeros_like(index)
-    rest = index.copy()
-    for _ in range(k):
-        rc = rc * 4 + (3 - rest % 4)
-        rest //= 4
-    return rc
-
-
-def _feature_names(masks: list[tuple[int, ...]], k: int) -> list[str]:
-    span = masks[0][-1] + 1
-    kmers = ["".join(p) for p in itertools.product(_LETTERS, repeat=k)]
-    names = []
-    for offsets in masks:
-        if len(offsets) == span:
-            names.extend(kmers)
-            continue
-        template = ["."] * span
-        for kmer in kmers:
-            for off, letter in zip(offsets, kmer):
-                template[off] = letter
-            names.append("".join(template))
-    return names
-
-
-def _column_map(masks: list[tuple[int, ...]], k: int, canonical: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Column of every raw feature (pattern-major, then base-4 k-mer index) and the kept raw features."""
-    n_kmers = 4**k
-    n_raw = n_kmers * len(masks)
-    if not canonical:
-        return np.arange(n_raw, dtype=np.int32), np.arange(n_raw)
-    span = masks[0][-1] + 1
-    rc_kmer = _rc_kmer_index(k)
-    position = {offsets: m for m, offsets in enumerate(masks)}
-    rc = np.empty(n_raw, dtype=np.int64)
-    for m, offsets in enumerate(masks):
-        mirrored = tuple(sorted(span - 1 - off for off in offsets))
-        rc[m * n_kmers:(m + 1) * n_kmers] = position[mirrored] * n_kmers + rc_kmer
-    raw = np.arange(n_raw)
-    keep = raw <= rc
-    column_of_kept = np.cumsum(keep) - 1
-    colmap = column_of_kept[np.minimum(raw, rc)].astype(np.int32)
-    return colmap, np.flatnonzero(keep)
-
-
 def kmer_features(
     X: Any,
     k: int = 6,
@@ -338,7 +212,7 @@ def kmer_features(
     The features, their names and their column order are those of :func:`drg.genome.kmer_counts`
     (``gaps=0``) and :func:`drg.genome.gapped_kmer_counts` (``gaps > 0``: ``k`` informative positions in a
     window of ``k + gaps``, first and last informative, named like ``"A.CG"``); only the counting is
-    compiled, and the result can be sparse.
+    shared with them, and the result can be sparse.
 
     Parameters
     ----------
@@ -369,10 +243,9 @@ def kmer_features(
 
     See Also
     --------
-    drg.genome.kmer_counts, drg.genome.gapped_kmer_counts : the dense reference implementations.
+    drg.genome.kmer_counts, drg.genome.gapped_kmer_counts : the same counts as a dense int32 matrix.
     pwm_features : motif-scan features.
     """
-    import scipy.sparse
 
     from drg.genome.kmers import _check_int
 
@@ -382,28 +255,16 @@ def kmer_features(
         raise InputError(f"k must be at most 12 (4**k features), got {k}")
     if gaps > 0 and not 2 <= k <= 10:
         raise InputError(f"gapped k-mers need 2 <= k <= 10, got k={k}")
+    from drg.genome.kmers import count_patterns, kmer_patterns
+
     codes = sequence_codes(X)
-    masks = _masks(k, gaps) if gaps else [tuple(range(k))]
-    colmap, kept = _column_map(masks, k, canonical)
-    raw_names = _feature_names(masks, k)
-    names = [raw_names[i] for i in kept]
-    n, n_features = codes.shape[0], len(names)
-    mask_array = np.asarray(masks, dtype=np.int64).reshape(len(masks), k)
-    as_sparse = (n * n_features > _DENSE_LIMIT) if sparse is None else bool(sparse)
-    if as_sparse:
-        indptr, indices, data = _count_kmers_sparse(codes, mask_array, colmap, 4**k)
-        values: Any = scipy.sparse.csr_matrix((data, indices, indptr), shape=(n, n_features))
-        if normalize:
-            totals = np.asarray(values.sum(axis=1)).ravel()
-            scale = np.where(totals > 0, 1.0 / np.maximum(totals, 1), 0.0).astype(np.float32)
-            values = scipy.sparse.csr_matrix(scipy.sparse.diags(scale) @ values, dtype=np.float32)
-    else:
-        values = np.zeros((n, n_features), dtype=np.float32)
-        _count_kmers_dense(codes, mask_array, colmap, 4**k, values)
-        if normalize:
-            totals = values.sum(axis=1, keepdims=True, dtype=np.float64)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                values = np.where(totals > 0, values / totals, 0.0).astype(np.float32)
+    masks = kmer_patterns(k, gaps)
+    n_features = len(count_patterns(codes[:0], masks, k, reverse_complement=canonical).names)
+    as_sparse = (codes.shape[0] * n_features > _DENSE_LIMIT) if sparse is None else bool(sparse)
+    counted = count_patterns(codes, masks, k, reverse_complement=canonical, sparse=as_sparse,
+                             normalize=normalize)
+    values = counted.counts if as_sparse else np.asarray(counted.counts, dtype=np.float32)
+    names = counted.names
     return FeatureMatrix(values, names, None if regions is None else np.asarray(regions))
 
 

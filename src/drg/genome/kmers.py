@@ -1,8 +1,9 @@
 """k-mer and gapped k-mer counts of DNA sequences, as feature matrices.
 
 Features are named by their letters in A, C, G, T order (``"ACG"``); gapped k-mers use ``.`` for a
-position that is not looked at (``"AC.G"``). Counting is vectorised: each sequence becomes a row of letter
-codes, and a rolling base-4 index of every window is histogrammed with one ``np.bincount``.
+position that is not looked at (``"AC.G"``). Each sequence becomes a row of letter codes; one compiled pass
+per sequence (:func:`count_patterns`) adds every window's k-mer to its column, with reverse-complement pairs
+mapped to one column up front.
 """
 
 from __future__ import annotations
@@ -48,53 +49,6 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
-
-
-def _window_indices(codes: np.ndarray, offsets: list[int], span: int) -> tuple[np.ndarray, np.ndarray]:
-    """Base-4 index ``(N, W)`` of the letters at ``offsets`` in each window of ``span`` columns, and validity.
-
-    Windows start at columns ``0 .. L - span`` (``W = L - span + 1``); a window is valid when none of the
-    letters at ``offsets`` is unknown.
-    """
-    n_seq, length = codes.shape
-    n_win = length - span + 1
-    index = np.zeros((n_seq, n_win), dtype=np.int64)
-    valid = np.ones((n_seq, n_win), dtype=bool)
-    for off in offsets:
-        part = codes[:, off : off + n_win]
-        index *= 4
-        index += part
-        valid &= part < 4
-    return index, valid
-
-
-def _histogram(index: np.ndarray, valid: np.ndarray, n_kmers: int, block: np.ndarray) -> None:
-    """Add the valid window indices of every sequence to ``block (N, n_kmers)``."""
-    n_seq = index.shape[0]
-    rows = np.broadcast_to(np.arange(n_seq, dtype=np.int64)[:, None], index.shape)
-    flat = rows[valid] * n_kmers + index[valid]
-    block += np.bincount(flat, minlength=n_seq * n_kmers).reshape(n_seq, n_kmers)
-
-
-def _finish(
-    counts: np.ndarray, names: list[str], rc_index: np.ndarray | None, normalize: bool
-) -> KmerFeatures:
-    """Merge reverse-complement pairs (when ``rc_index`` is given) and normalise rows."""
-    if rc_index is not None:
-        features = np.arange(len(names))
-        keep = features <= rc_index
-        merged = counts[:, keep].copy()
-        partner = rc_index[keep]
-        non_palindromic = partner != features[keep]
-        merged[:, non_palindromic] += counts[:, partner[non_palindromic]]
-        counts = merged
-        names = [name for name, k in zip(names, keep) if k]
-    if normalize:
-        totals = counts.sum(axis=1, keepdims=True, dtype=np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            freqs = np.where(totals > 0, counts / totals, 0.0)
-        return KmerFeatures(freqs.astype(np.float32), names)
-    return KmerFeatures(counts.astype(np.int32, copy=False), names)
 
 
 def _rc_kmer_index(k: int) -> np.ndarray:
@@ -146,27 +100,32 @@ def kmer_counts(
     k = _check_int(k, "k", 1)
     if k > 12:
         raise InputError(f"k must be at most 12 (4**k features), got {k}")
-    codes = _codes(X_or_seqs)
-    return _gapped(codes, [tuple(range(k))], k, reverse_complement, normalize)
+    return count_patterns(_codes(X_or_seqs), kmer_patterns(k), k, reverse_complement=reverse_complement,
+                          normalize=normalize)
 
 
-def _gapped(
-    codes: np.ndarray, masks: list[tuple[int, ...]], k: int, reverse_complement: bool, normalize: bool
-) -> KmerFeatures:
-    """Count the patterns given by ``masks`` (informative offsets within a span of ``max + 1``)."""
+def kmer_patterns(k: int, gaps: int = 0) -> list[tuple[int, ...]]:
+    """Informative offsets of every gapped pattern of ``k`` positions in a window of ``k + gaps``.
+
+    The first and last window positions are always informative; patterns come in lexicographic order of
+    their gap positions. ``gaps = 0`` gives the single plain k-mer pattern ``(0, 1, ..., k - 1)``.
+    """
+    span = k + gaps
+    patterns = []
+    for gap_positions in itertools.combinations(range(1, span - 1), gaps):
+        gap_set = set(gap_positions)
+        patterns.append(tuple(p for p in range(span) if p not in gap_set))
+    return patterns
+
+
+def _layout(masks: list[tuple[int, ...]], k: int, reverse_complement: bool) -> tuple[np.ndarray, list[str]]:
+    """Output column of every raw feature (pattern-major, then base-4 k-mer index) and the column names.
+
+    With ``reverse_complement`` a feature and its reverse complement (pattern mirrored, letters complemented)
+    share the column of whichever comes first in the raw order, and only those columns are kept.
+    """
     span = masks[0][-1] + 1
     n_kmers = 4**k
-    n_features = n_kmers * len(masks)
-    if n_features * max(codes.shape[0], 1) > _MAX_FEATURES * 4:
-        raise InputError(
-            f"{codes.shape[0]} sequences x {n_features} features is too large a count matrix; "
-            "use a smaller k or fewer sequences per call"
-        )
-    counts = np.zeros((codes.shape[0], n_features), dtype=np.int64)
-    if codes.shape[1] >= span:
-        for m, offsets in enumerate(masks):
-            index, valid = _window_indices(codes, list(offsets), span)
-            _histogram(index, valid, n_kmers, counts[:, m * n_kmers : (m + 1) * n_kmers])
     kmers = ["".join(p) for p in itertools.product(_LETTERS, repeat=k)]
     names = []
     for offsets in masks:
@@ -175,15 +134,67 @@ def _gapped(
             for off, letter in zip(offsets, kmer):
                 template[off] = letter
             names.append("".join(template))
-    rc_index = None
-    if reverse_complement:
-        rc_kmer = _rc_kmer_index(k)
-        mask_position = {offsets: m for m, offsets in enumerate(masks)}
-        rc_index = np.empty(n_features, dtype=np.int64)
-        for m, offsets in enumerate(masks):
-            mirrored = tuple(sorted(span - 1 - off for off in offsets))
-            rc_index[m * n_kmers : (m + 1) * n_kmers] = mask_position[mirrored] * n_kmers + rc_kmer
-    return _finish(counts, names, rc_index, normalize)
+    raw = np.arange(n_kmers * len(masks))
+    if not reverse_complement:
+        return raw.astype(np.int32), names
+    rc_kmer = _rc_kmer_index(k)
+    position = {offsets: m for m, offsets in enumerate(masks)}
+    rc = np.empty(len(raw), dtype=np.int64)
+    for m, offsets in enumerate(masks):
+        mirrored = tuple(sorted(span - 1 - off for off in offsets))
+        rc[m * n_kmers:(m + 1) * n_kmers] = position[mirrored] * n_kmers + rc_kmer
+    keep = raw <= rc
+    column_of_kept = np.cumsum(keep) - 1
+    return column_of_kept[np.minimum(raw, rc)].astype(np.int32), [names[i] for i in np.flatnonzero(keep)]
+
+
+def count_patterns(codes: np.ndarray, masks: list[tuple[int, ...]], k: int, *, reverse_complement: bool = False,
+                   sparse: bool = False, normalize: bool = False) -> KmerFeatures:
+    """Count the patterns ``masks`` (from :func:`kmer_patterns`) in letter codes ``(N, L)``.
+
+    The one counting engine behind :func:`kmer_counts`, :func:`gapped_kmer_counts` and
+    :func:`drg.baselines.kmer_features`: a compiled pass over each sequence, parallel over sequences.
+
+    Parameters
+    ----------
+    codes
+        ``(N, L)`` letter codes (0..3 for A, C, G, T; anything larger is an unknown base).
+    masks, k
+        Patterns and their number of informative positions.
+    reverse_complement
+        Merge reverse-complement pairs into one column (see :func:`kmer_counts`).
+    sparse
+        Return ``counts`` as a float32 ``scipy.sparse.csr_matrix`` instead of a dense int32 array.
+    normalize
+        Divide each row by its total (float32 frequencies; rows without any k-mer stay 0).
+    """
+    from drg.genome._kmer_kernels import _count_kmers_dense, _count_kmers_sparse
+
+    colmap, names = _layout(masks, k, reverse_complement)
+    n_kmers = 4**k
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    mask_array = np.asarray(masks, dtype=np.int64).reshape(len(masks), k)
+    n, n_features = codes.shape[0], len(names)
+    if sparse:
+        import scipy.sparse
+
+        indptr, indices, data = _count_kmers_sparse(codes, mask_array, colmap, n_kmers)
+        counts: Any = scipy.sparse.csr_matrix((data, indices, indptr), shape=(n, n_features))
+        if normalize:
+            totals = np.asarray(counts.sum(axis=1)).ravel()
+            scale = np.where(totals > 0, 1.0 / np.maximum(totals, 1), 0.0).astype(np.float32)
+            counts = scipy.sparse.csr_matrix(scipy.sparse.diags(scale) @ counts, dtype=np.float32)
+        return KmerFeatures(counts, names)
+    if n_features * max(n, 1) > _MAX_FEATURES * 4:
+        raise InputError(f"{n} sequences x {n_features} features is too large a dense count matrix; use a "
+                         "smaller k, fewer sequences per call, or sparse counts (drg.baselines.kmer_features)")
+    dense = np.zeros((n, n_features), dtype=np.int32)
+    _count_kmers_dense(codes, mask_array, colmap, n_kmers, dense)
+    if normalize:
+        totals = dense.sum(axis=1, keepdims=True, dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return KmerFeatures(np.where(totals > 0, dense / totals, 0.0).astype(np.float32), names)
+    return KmerFeatures(dense, names)
 
 
 def gapped_kmer_counts(
@@ -240,10 +251,5 @@ def gapped_kmer_counts(
         raise InputError(f"k must be at most 10 for gapped k-mers, got {k}")
     if gaps > 0 and k < 2:
         raise InputError("gapped k-mers need k >= 2 (the first and last window positions are informative)")
-    span = k + gaps
-    masks = []
-    for gap_positions in itertools.combinations(range(1, span - 1), gaps):
-        gap_set = set(gap_positions)
-        masks.append(tuple(p for p in range(span) if p not in gap_set))
-    codes = _codes(X_or_seqs)
-    return _gapped(codes, masks, k, reverse_complement, normalize)
+    return count_patterns(_codes(X_or_seqs), kmer_patterns(k, gaps), k, reverse_complement=reverse_complement,
+                          normalize=normalize)
