@@ -34,6 +34,8 @@ _EXPORTS: dict[str, str] = {
     "kmer_counts": "kmers",
     "gapped_kmer_counts": "kmers",
     "KmerFeatures": "kmers",
+    "kmer_patterns": "kmers",
+    "count_patterns": "kmers",
 }
 
 __all__ = sorted(_EXPORTS)
