@@ -360,7 +360,7 @@ def _data_section(out: Path, data: Any) -> None:
 
     values = np.asarray(data.targets[0].values, dtype=np.float64)
     section = {
-        "n_examples": int(len(data.names)),
+        "n_sequences": int(len(data.names)),
         "length": int(data.length),
         "n_tracks": int(values.shape[1]),
         "tracks": [str(t) for t in data.targets[0].tracks],
