@@ -161,25 +161,27 @@ def seqlet_stage(out: Path, values: np.ndarray, X: np.ndarray, tracks: Sequence[
     files = {"clusters": rel(folder / "attribution_clusters.meme", out),
              "table": rel(folder / "attribution_clusters.tsv", out),
              "seqlets": rel(folder / "seqlets.tsv", out)}
-    top = list(range(min(12, len(clusters.motifs))))
-    if top:
-        plot_motif_logos([clusters.motifs[i] for i in top], kind="ic", path=folder / "attribution_clusters.png")
+    table = clusters.table
+    # clusters by size (the table lists positive clusters first, then negative ones)
+    largest = [int(i) for i in np.argsort(-table["n_seqlets"].to_numpy(), kind="stable")]
+    if largest:
+        plot_motif_logos([clusters.motifs[i] for i in largest[:12]], kind="ic",
+                         path=folder / "attribution_clusters.png")
         files["logos"] = rel(folder / "attribution_clusters.png", out)
     if len(clusters.motifs) >= 2 and "track" in clusters.seqlets.columns:
         effects = effect_matrix(clusters.seqlets, by="track", stat="mean")
-        columns = [c for c in effects.columns if 0 <= int(c) < min(len(clusters.motifs), 20)]
+        columns = [c for c in largest[:20] if c in effects.columns]
         matrix = effects[columns].T.to_numpy(dtype=float)
         track_labels = [tracks[int(t)] if str(t).isdigit() and int(t) < len(tracks) else str(t)
                         for t in effects.index]
-        plot_motif_tree([clusters.motifs[int(c)] for c in columns], matrix, track_names=track_labels,
+        plot_motif_tree([clusters.motifs[c] for c in columns], matrix, track_names=track_labels,
                         label="mean seqlet score", title="The 20 largest attribution motifs and their effect per track",
                         path=folder / "motif_tree.png")
         files["tree"] = rel(folder / "motif_tree.png", out)
-    table = clusters.table
     named = table[table["matches"].fillna("") != ""] if "matches" in table else table.iloc[:0]
-    keep = [c for c in ("id", "name", "n_seqlets", "consensus", "matches") if c in table]
+    keep = [c for c in ("id", "name", "sign", "n_seqlets", "consensus", "matches") if c in table]
     section = {"n_seqlets": len(seqlets), "n_clusters": len(clusters.motifs),
-               "n_named_clusters": len(named), "clusters": table[keep].head(20).to_dict("records"),
+               "n_named_clusters": len(named), "clusters": table.iloc[largest[:20]][keep].to_dict("records"),
                "files": files}
     return section, list(clusters.motifs)
 
