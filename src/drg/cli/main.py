@@ -74,7 +74,8 @@ def quickstart(
     n_sequences: Annotated[Optional[int], typer.Option("--n-sequences", help="Number of simulated sequences.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML file with quickstart settings.")] = None,
 ) -> None:
-    """Run the main job on bundled data (simulated from JASPAR motifs) and write DIR/summary.json."""
+    """Run the whole path on bundled data simulated from JASPAR motifs, checked against the truth; writes
+    DIR/report/index.html and DIR/summary.json."""
     from drg.quickstart import QuickstartConfig
     from drg.quickstart import quickstart as run
 
