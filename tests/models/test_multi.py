@@ -159,10 +159,13 @@ def test_build_dispatch_yaml_roundtrip_and_save_load(tmp_path):
 def test_errors_name_the_problem():
     model = MultiInputModel(MultiInputConfig(n_inputs=2, trunks=[_trunk(4), _trunk(4)],
                                              outputs=[{"inputs": [0, 1], "function": "difference"}]))
-    with pytest.raises(InputError, match="list or tuple"):
+    with pytest.raises(InputError, match="takes 2 input tensors .*got 1"):
         model(torch.rand(1, 4, 4))
-    with pytest.raises(InputError, match="expected 2 input tensors"):
+    with pytest.raises(InputError, match="takes 2 input tensors .*got 1"):
         model([torch.rand(1, 4, 4)])
+    # separate arguments and one list are the same call
+    a, b = torch.rand(3, 4, 4), torch.rand(3, 4, 4)
+    assert torch.equal(model(a, b), model([a, b]))
     with pytest.raises(InputError, match="batch size"):
         model([torch.rand(1, 4, 4), torch.rand(2, 4, 4)])
     bad = [

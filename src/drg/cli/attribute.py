@@ -1,4 +1,9 @@
-"""``drg attribute``: attributions of a trained model for sequences from an npz, a FASTA or genome regions."""
+"""``drg attribute``: attributions of a trained model for sequences from an npz, a FASTA or genome regions.
+
+A multi-input model (:class:`drg.models.MultiInputModel`) reads one ``.npz`` per input (``--npz a.npz,b.npz``,
+rows matched by name) and gets one attribution file per input: ``--out att.npz`` writes ``att.input0.npz``,
+``att.input1.npz``, ...
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from drg.errors import InputError
 _DEFAULT_GAUGE = {"gradient": "hypothetical", "tism": "raw", "ism": "raw", "deeplift_shap": "hypothetical",
                   "integrated_gradients": "global", "smoothgrad": "local"}
 _SAMPLE_ARG = {"deeplift_shap": "n_shuffles", "integrated_gradients": "n_steps", "smoothgrad": "n_samples"}
+MULTI_INPUT_METHODS: tuple[str, ...] = ("gradient", "tism", "ism")
+"""Methods of :func:`drg.attribution.attribute` that take several sequence inputs."""
 
 
 @dataclass
@@ -106,6 +113,58 @@ def read_sequences(*, npz: Path | None = None, fasta: Path | None = None, genome
     minus = (table["strand"].astype(str).to_numpy() == "-") if "strand" in table.columns else \
         np.zeros(len(table), dtype=bool)
     return SequenceInput(X, example_names(table), coords, minus, fa.chrom_sizes)
+
+
+def npz_paths(npz: Path | None) -> list[Path]:
+    """The files of ``--npz``: one path, or several joined by commas (one per input of a multi-input model).
+
+    A path that exists as given is never split, so a file whose name holds a comma still reads as one input.
+    """
+    if npz is None:
+        return []
+    if "," in str(npz) and not Path(npz).exists():
+        parts = [Path(part.strip()) for part in str(npz).split(",") if part.strip()]
+        if not parts:
+            raise InputError(f"--npz {str(npz)!r} names no files")
+        return parts
+    return [Path(npz)]
+
+
+def read_matched_inputs(paths: list[Path]) -> list[SequenceInput]:
+    """One :class:`SequenceInput` per file, rows matched by name as in prediction.
+
+    Parameters
+    ----------
+    paths
+        A DRG one-hot ``.npz`` or memory-mapped cache directory per input.
+
+    Returns
+    -------
+    list of SequenceInput
+        Per input, ``X`` ``(N, 4, L_i)`` holding the rows of the names of the first file, in that file's order,
+        and those ``(N,)`` names. Every file must hold exactly those names (any order), else
+        :class:`~drg.errors.InputError` (see :func:`drg.training.inputs.match_inputs`).
+    """
+    from drg.data import read_sequences as read_file
+    from drg.training.inputs import match_inputs
+
+    arrays, names = [], []
+    for path in paths:
+        data = read_file(path)
+        arrays.append(data.X)
+        names.append(np.asarray(data.names).astype(str))
+    match = match_inputs(names, [str(p) for p in paths], missing="error")
+    out = []
+    for X, rows in zip(arrays, match.rows):
+        same = len(rows) == len(X) and bool((rows == np.arange(len(rows))).all())
+        out.append(SequenceInput(np.asarray(X) if same else np.asarray(X[rows]), match.names))
+    return out
+
+
+def model_input_count(model: Any) -> int:
+    """Number of sequence inputs a model takes: ``config.n_inputs`` of a multi-input model, else 1."""
+    n = getattr(getattr(model, "config", None), "n_inputs", None)
+    return int(n) if n is not None else 1
 
 
 def parse_tracks(tracks: str, groups: Path | None, names: list[str] | None) -> Any:
@@ -204,11 +263,12 @@ def _write_bigwigs(out: Path, bigwig: Path, seqs: SequenceInput) -> list[Path]:
 
 def _plot_logos(out: Path, model: Any, spec: Any, head: int | None, seqs: SequenceInput, values_of: Any,
                 track_names: list[str], indices: list[int], window: tuple[int, int] | None,
-                device: Any, raw: bool, ylabel: str) -> list[Path]:
+                device: Any, raw: bool, ylabel: str, model_X: list[Any] | None = None) -> list[Path]:
     """Logo PNGs of the chosen sequences next to ``out``: ``<stem>.logo.<name>.png``.
 
     Logos show the observed base only, or all four bases for ``raw`` deltas (0 at the observed base); a heatmap
-    of all four bases is drawn under each track.
+    of all four bases is drawn under each track. ``model_X`` gives every input of a multi-input model (``model``
+    then takes them as positional arguments), for the predictions shown with the logos of ``seqs``.
     """
     import torch
 
@@ -217,11 +277,12 @@ def _plot_logos(out: Path, model: Any, spec: Any, head: int | None, seqs: Sequen
     from drg.plotting.logos import plot_attribution
 
     dev = resolve_device(device)
-    xs = torch.from_numpy(np.asarray(seqs.X[indices], dtype=np.float32)).to(dev)
+    xs = [torch.from_numpy(np.asarray(X[indices], dtype=np.float32)).to(dev)
+          for X in (model_X if model_X is not None else [seqs.X])]
     with inference_state(model, dev):
-        wrapped, _ = select_outputs(model, spec, xs[:1], head)
+        wrapped, _ = select_outputs(model, spec, [x[:1] for x in xs], head)
         with torch.no_grad():
-            preds = wrapped(xs).float().cpu().numpy()
+            preds = wrapped(*xs).float().cpu().numpy()
     paths = []
     for row, i in enumerate(indices):
         minus = bool(seqs.minus[i]) if seqs.minus is not None else False
@@ -252,7 +313,10 @@ def attribute(
     model: Annotated[Path, typer.Option("--model", help="Checkpoint or run directory (drg train), or a model "
                                         "directory (drg.models.save_model).")],
     out: Annotated[Path, typer.Option("--out", help="Output attribution file: .npz, or .h5 (chunked HDF5).")],
-    npz: Annotated[Path | None, typer.Option("--npz", help="DRG one-hot .npz of sequences.")] = None,
+    npz: Annotated[Path | None, typer.Option("--npz", help="DRG one-hot .npz of sequences (or a memmap cache "
+                                             "directory); for a multi-input model one per input joined by commas, "
+                                             "a.npz,b.npz (rows matched by name), written as <out>.input0.npz, "
+                                             "<out>.input1.npz, ...")] = None,
     fasta: Annotated[Path | None, typer.Option("--fasta", help="FASTA file of sequences.")] = None,
     genome: Annotated[Path | None, typer.Option("--genome", help="Genome FASTA (with --regions).")] = None,
     regions: Annotated[Path | None, typer.Option(
@@ -320,14 +384,33 @@ def attribute(
     gauge = gauge or _DEFAULT_GAUGE[method]
     verbose = not quiet
     net, info = load_attribution_model(model, which)
-    seqs = read_sequences(npz=npz, fasta=fasta, genome=genome, regions=regions, length=length, verbose=verbose)
-    N, _, L = seqs.X.shape
+    paths = npz_paths(npz)
+    n_model = model_input_count(net)
+    multi = n_model > 1 or len(paths) > 1
+    if multi:
+        if fasta is not None or genome is not None or regions is not None:
+            raise InputError(f"the model takes {n_model} sequence inputs but 1 was given; give them as --npz "
+                             "with one file per input joined by commas (a.npz,b.npz), not --fasta or "
+                             "--genome/--regions")
+        if len(paths) != n_model:
+            raise InputError(f"the model takes {n_model} sequence input(s) but --npz gives {len(paths)} file(s) "
+                             f"({', '.join(map(str, paths))}); give one file per input joined by commas")
+        if method not in MULTI_INPUT_METHODS:
+            raise InputError(f"--method {method} does not support multi-input models; use one of "
+                             f"{', '.join(MULTI_INPUT_METHODS)}")
+        inputs = read_matched_inputs(paths)
+    else:
+        inputs = [read_sequences(npz=npz, fasta=fasta, genome=genome, regions=regions, length=length,
+                                 verbose=verbose)]
+    seqs = inputs[0]
+    N = seqs.X.shape[0]
+    lengths = [int(s.X.shape[2]) for s in inputs]
     if N == 0:
         raise InputError("no sequences to attribute")
     if bigwig is not None and seqs.coordinates is None:
         raise InputError("--bigwig needs sequences with genome coordinates (--genome and --regions)")
-    if topk is not None and not 1 <= topk <= L:
-        raise InputError(f"--topk must be between 1 and the sequence length {L}; got {topk}")
+    if topk is not None and not 1 <= topk <= min(lengths):
+        raise InputError(f"--topk must be between 1 and the sequence length {min(lengths)}; got {topk}")
     spec = parse_tracks(tracks, groups, model_output_names(net, head))
     kwargs: dict[str, Any] = {}
     if n_samples is not None:
@@ -340,11 +423,19 @@ def attribute(
     from drg.attribution.tracks import select_outputs
 
     distributed = _distributed_devices(devices, device)
+    if distributed is not None and multi:
+        raise InputError("--devices (several devices) supports single-input models only; use --device")
     dev = resolve_device("cpu" if distributed is not None else device)
     with inference_state(net, dev):
-        _, selection = select_outputs(net, spec, torch.from_numpy(np.asarray(seqs.X[:1], dtype=np.float32)).to(dev),
-                                      head)
+        first = [torch.from_numpy(np.asarray(s.X[:1], dtype=np.float32)).to(dev) for s in inputs]
+        _, selection = select_outputs(net, spec, first, head)
     info = {**info, "head": head, "tracks": tracks, "groups": None if groups is None else str(groups)}
+    if multi:
+        outs = [out.with_name(f"{_stem(out)}.input{i}{out.suffix}") for i in range(len(inputs))]
+        infos = [{**info, "input": i, "n_inputs": len(inputs), "input_files": [str(p) for p in paths]}
+                 for i in range(len(inputs))]
+    else:
+        outs, infos = [out], [info]
 
     by = "max_abs" if gauge == "raw" else "max_abs_ref"  # raw deltas are 0 at the observed base
     starts = range(0, N, chunk_size)
@@ -359,23 +450,28 @@ def attribute(
         if result is None:  # not process 0: process 0 writes the outputs
             return
         computed = result.values
-        info = {**info, "world_size": result.world_size}
+        infos = [{**infos[0], "world_size": result.world_size}]
 
     def chunks():
+        """``(start, [x per input], [values per input])`` of every chunk of sequences."""
         for lo in progress(starts, total=len(starts), description=f"{method} attributions",
                            verbose=verbose and not single and computed is None):
-            x = np.asarray(seqs.X[lo:lo + chunk_size])
+            xs = [np.asarray(s.X[lo:lo + chunk_size]) for s in inputs]
             if computed is not None:
-                values = computed[lo:lo + chunk_size]
+                values = [computed[lo:lo + chunk_size]]
             else:
-                values = run(net, x.astype(np.float32), method, spec, gauge, None, batch_size, device, head=head,
-                             verbose=verbose and single, **kwargs)
-            yield lo, x, (to_topk(values, topk, by=by, X=x) if topk is not None else values)
+                floats = [x.astype(np.float32) for x in xs]
+                got = run(net, floats if multi else floats[0], method, spec, gauge, None, batch_size, device,
+                          head=head, verbose=verbose and single, **kwargs)
+                values = list(got) if multi else [got]
+            if topk is not None:
+                values = [to_topk(v, topk, by=by, X=x) for v, x in zip(values, xs)]
+            yield lo, xs, values
 
     coords = seqs.coordinates
     part = (lambda lo, n: {k: v[lo:lo + n] for k, v in coords.items()}) if coords is not None else \
         (lambda lo, n: None)
-    kept: dict[int, np.ndarray] = {}
+    kept: dict[int, list[np.ndarray]] = {}
     wanted = set(range(min(plot, N)))
     if plot_names:
         lookup = {str(n): i for i, n in enumerate(seqs.names)}
@@ -385,25 +481,34 @@ def attribute(
                              f"{', '.join(map(str, seqs.names[:5]))}")
         wanted |= {lookup[n] for n in split_list(plot_names)}
 
-    def keep(lo: int, values: np.ndarray) -> None:
-        for i in range(lo, lo + len(values)):
+    def keep(lo: int, values: list[np.ndarray]) -> None:
+        for i in range(lo, lo + len(values[0])):
             if i in wanted:
-                kept[i] = values[i - lo]
+                kept[i] = [v[i - lo] for v in values]
 
     if suffix == ".npz":
-        blocks = []
-        for lo, _x, values in chunks():
-            blocks.append(values)
+        blocks: list[list[np.ndarray]] = [[] for _ in inputs]
+        for lo, _xs, values in chunks():
+            for block, v in zip(blocks, values):
+                block.append(v)
             keep(lo, values)
-        write_attributions(out, np.concatenate(blocks), seqs.names, selection.names, method=method, gauge=gauge,
-                           model_info=info, X=seqs.X, coordinates=coords, length=L)
+        for path, s, block, meta in zip(outs, inputs, blocks, infos):
+            write_attributions(path, np.concatenate(block), s.names, selection.names, method=method, gauge=gauge,
+                               model_info=meta, X=s.X, coordinates=coords, length=int(s.X.shape[2]))
     else:
-        with AttributionWriter(out, selection.names, L, method=method, gauge=gauge, model_info=info,
-                               topk=topk) as writer:
-            for lo, x, values in chunks():
-                writer.write(values, seqs.names[lo:lo + len(values)], X=x, coordinates=part(lo, len(values)))
+        from contextlib import ExitStack
+
+        with ExitStack() as stack:
+            writers = [stack.enter_context(AttributionWriter(path, selection.names, int(s.X.shape[2]),
+                                                             method=method, gauge=gauge, model_info=meta, topk=topk))
+                       for path, s, meta in zip(outs, inputs, infos)]
+            for lo, xs, values in chunks():
+                n = len(values[0])
+                for writer, x, v in zip(writers, xs, values):
+                    writer.write(v, seqs.names[lo:lo + n], X=x, coordinates=part(lo, n))
                 keep(lo, values)
-    done(f"{method} attributions ({gauge}) of {N} sequences x {len(selection.names)} tracks written to {out}")
+    written = ", ".join(map(str, outs))
+    done(f"{method} attributions ({gauge}) of {N} sequences x {len(selection.names)} tracks written to {written}")
     if bigwig is not None:
         if gauge == "raw":
             import warnings
@@ -412,18 +517,21 @@ def attribute(
 
             warnings.warn(f"{method} values in the raw gauge are 0 at the observed base, so the bigWig files hold "
                           "zeros; use --gauge corrected for observed-base scores", DRGWarning, stacklevel=2)
-        paths = _write_bigwigs(out, bigwig, seqs)
-        done(f"{len(paths)} bigWig file(s) written to {bigwig}")
+        bw_paths = _write_bigwigs(out, bigwig, seqs)
+        done(f"{len(bw_paths)} bigWig file(s) written to {bigwig}")
     if kept:
         from drg.attribution import densify
 
-        def values_of(i: int) -> np.ndarray:
-            v = kept[i]
-            return densify(v[None], L)[0] if topk is not None else v
+        logos = 0
+        for k, (path, s) in enumerate(zip(outs, inputs)):
+            def values_of(i: int, k: int = k, L: int = int(s.X.shape[2])) -> np.ndarray:
+                v = kept[i][k]
+                return densify(v[None], L)[0] if topk is not None else v
 
-        paths = _plot_logos(out, net, spec, head, seqs, values_of, selection.names, sorted(kept), window, device,
-                            raw=gauge == "raw", ylabel=f"{method} ({gauge})")
-        done(f"{len(paths)} logo plot(s) written next to {out}")
+            logos += len(_plot_logos(path, net, spec, head, s, values_of, selection.names, sorted(kept),
+                                     window, device, raw=gauge == "raw", ylabel=f"{method} ({gauge})",
+                                     model_X=[t.X for t in inputs] if multi else None))
+        done(f"{logos} logo plot(s) written next to {written}")
 
 
 app = typer.Typer(help="Attributions of a trained model.", pretty_exceptions_enable=False, add_completion=False)

@@ -293,14 +293,21 @@ class MultiInputModel(nn.Module):
             raise InputError(f"a multi-input model takes a list or tuple of {self.config.n_inputs} tensors, "
                              f"got {type(X).__name__}")
         if len(X) != self.config.n_inputs:
-            raise InputError(f"expected {self.config.n_inputs} input tensors, got {len(X)}")
+            raise InputError(f"a multi-input model takes {self.config.n_inputs} input tensors (a list or tuple, or "
+                             f"separate arguments), got {len(X)}")
         sizes = {int(x.shape[0]) for x in X}
         if len(sizes) != 1:
             raise InputError(f"all inputs need the same batch size, got {sorted(sizes)}")
         return [self.trunk_for(i)(x) for i, x in enumerate(X)]
 
-    def forward(self, X: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tensor | list[torch.Tensor]:
-        """``X[i]: (N, 4, L_i)`` -> ``(N, T)`` for one modality, else a list of ``(N, T_m)``."""
+    def forward(self, *X: Any) -> torch.Tensor | list[torch.Tensor]:
+        """``X[i]: (N, 4, L_i)`` -> ``(N, T)`` for one modality, else a list of ``(N, T_m)``.
+
+        The inputs come as one list (``model([a, b])``) or as separate arguments (``model(a, b)``, how the
+        attribution methods call a model).
+        """
+        if len(X) == 1 and isinstance(X[0], (list, tuple)):
+            X = tuple(X[0])
         embedded = self.embed(X)
         results = []
         for m, (out, combiner) in enumerate(zip(self.config.outputs, self.combiners)):
