@@ -141,3 +141,22 @@ def test_report_of_a_directory_without_summary_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert result.exit_code != 0
     assert "summary.json" in str(result.exception) or "summary.json" in result.output
+
+
+def test_held_out_sequences_are_the_training_windows(tmp_path):
+    """Genome data: the windows training reads (centred, reverse-complemented on the minus strand)."""
+    from drg.genome import one_hot_encode, reverse_complement_sequence
+    from drg.pipeline import held_out_sequences
+    from drg.training import load_data
+    from drg.training.config import DataConfig
+
+    rng = np.random.default_rng(0)
+    chrom = "".join(rng.choice(list("ACGT"), size=300))
+    (tmp_path / "g.fa").write_text(f">chr1\n{chrom}\n")
+    (tmp_path / "r.bed").write_text("chr1\t10\t50\tp\t0\t+\nchr1\t100\t140\tm\t0\t-\n")
+    (tmp_path / "t.tsv").write_text("name\tx\np\t1\nm\t2\n")
+    data = load_data(DataConfig(genome=str(tmp_path / "g.fa"), regions=str(tmp_path / "r.bed"), length=20,
+                                targets=[str(tmp_path / "t.tsv")], train=["p", "m"]))
+    X = held_out_sequences(data, np.array([0, 1]))
+    expected = one_hot_encode([chrom[20:40], reverse_complement_sequence(chrom[110:130])], dtype=np.float32)
+    np.testing.assert_array_equal(X, expected)

@@ -201,20 +201,17 @@ def _input_length(config: TrainConfig) -> int:
 
 
 def held_out_sequences(data: Any, index: np.ndarray) -> np.ndarray:
-    """One-hot ``(n, 4, L)`` float32 of examples ``index`` of a :class:`drg.training.RunData`."""
-    index = np.asarray(index, dtype=np.int64)
-    if data.X is not None:
-        rows = np.arange(len(data.names)) if data.rows is None else np.asarray(data.rows)
-        return np.asarray(data.X[rows[index]], dtype=np.float32)
-    from drg.genome import Genome, one_hot_encode
+    """One-hot ``(n, 4, L)`` float32 of examples ``index`` of a :class:`drg.training.RunData`.
 
-    genome = Genome(data.genome)
-    regions = data.regions.iloc[index].copy()
-    centre = (regions["start"] + regions["end"]) // 2
-    regions["start"] = centre - data.length // 2
-    regions["end"] = regions["start"] + data.length
-    seqs = genome.fetch_regions(regions)
-    return one_hot_encode(seqs, length=data.length, dtype=np.float32)
+    The windows are the ones training reads, without augmentation (for genome data: centred on each region,
+    reverse-complemented on the ``-`` strand).
+    """
+    from drg.training.inputs import make_dataset
+
+    dataset = make_dataset(data, np.asarray(index, dtype=np.int64), augmentation=None, seed=0, with_targets=False)
+    if len(dataset) == 0:
+        return np.zeros((0, 4, data.length), dtype=np.float32)
+    return np.stack([dataset[i].numpy() for i in range(len(dataset))])
 
 
 def choose(index: np.ndarray, n: int, seed: int) -> np.ndarray:
