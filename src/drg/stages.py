@@ -128,12 +128,6 @@ def _track_error(track: str, tracks: list[str]) -> int:
                      f"{' …' if len(tracks) > 10 else ''}")
 
 
-def _database(path: str | None) -> list[Any]:
-    from drg.motifs import load_bundled_jaspar, read_motifs
-
-    return load_bundled_jaspar() if path is None else read_motifs(path)
-
-
 def seqlet_stage(out: Path, values: np.ndarray, X: np.ndarray, tracks: Sequence[str], *, method: str = "pvalue",
                  sign: str = "both", threshold: float = 0.3, min_seqlets: int = 5, database: str | None = None,
                  q_threshold: float = 0.05, max_names: int = 3, seed: int = 0,
@@ -153,7 +147,7 @@ def seqlet_stage(out: Path, values: np.ndarray, X: np.ndarray, tracks: Sequence[
     seqlets = call_seqlets(values, X, method=method, regions=list(names) if names is not None else None,
                            tracks=list(tracks), **options)
     clusters = cluster_seqlets(seqlets, values, X, threshold=threshold, min_seqlets=min_seqlets,
-                               database=_database(database), q_threshold=q_threshold, max_names=max_names,
+                               database=database, q_threshold=q_threshold, max_names=max_names,
                                seed=seed, verbose=verbose)
     write_meme(clusters.motifs, folder / "attribution_clusters.meme")
     clusters.table.to_csv(folder / "attribution_clusters.tsv", sep="\t", index=False)
@@ -205,7 +199,7 @@ def kernel_stage(out: Path, model: Any, X: np.ndarray, tracks: Sequence[str], *,
     # a kernel is usually wider than the motif it learned: drop its uninformative end columns before matching
     kernels = [k.trim(0.3) for k in kernel_pwms_from_activations(model, X, verbose=verbose)
                if (k.nsites or 0) > 0 and k.information_content.max() >= 0.3]
-    named = name_motifs(kernels, _database(database), q_threshold=q_threshold) if kernels else None
+    named = name_motifs(kernels, database, q_threshold=q_threshold) if kernels else None
     motifs = list(named.motifs) if named is not None else []
     write_meme(motifs, folder / "kernels.meme")
     files = {"kernels": rel(folder / "kernels.meme", out)}
