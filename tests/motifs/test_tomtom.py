@@ -318,6 +318,23 @@ def test_radix_order_matches_argsort():
         np.testing.assert_array_equal(K._ascending(p), np.argsort(p, kind="stable"))
 
 
+def test_select_places_the_kth_smallest():
+    from drg.motifs import _tomtom_scores as S
+
+    rng = np.random.default_rng(1)
+    cases = [rng.random(1), rng.random(2), rng.random(133), np.zeros(40), rng.choice([0.1, 0.2, 0.3], 257),
+             np.sort(rng.random(64)), np.sort(rng.random(64))[::-1].copy()]
+    for a in cases:
+        for k in sorted({0, a.size // 2, a.size - 1}):
+            tail = rng.random(5)
+            b = np.concatenate([a, tail])
+            S._select(b, a.size, k)
+            np.testing.assert_array_equal(b[a.size:], tail)  # values past m are never touched
+            assert b[k] == np.sort(a)[k]
+            assert (b[:k] <= b[k]).all() and (b[k + 1:a.size] >= b[k]).all()
+            np.testing.assert_array_equal(np.sort(b[:a.size]), np.sort(a))
+
+
 def test_float32_sweep_bounds(jaspar_subset):
     """The float32 correlations behind the buckets and extremes stay far inside the margin assumed."""
     from drg.motifs import _tomtom_scores as S

@@ -162,13 +162,49 @@ def _pearson_buckets(U32, x, bins, lanes):
 
 
 @njit(cache=True)
+def _select(a, m, k):
+    """Put the ``k``-th smallest of ``a[:m]`` at ``a[k]``, smaller values before it and larger after it
+    (in-place quickselect, median-of-three pivots)."""
+    lo = 0
+    hi = m - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
+
+
+@njit(cache=True)
 def _collect_ranks(U, x, bins, b1, b2, r1, r2, buffer):
     """The ``r1``-th and ``r2``-th smallest (0-based, ``r2`` is ``r1`` or ``r1 + 1``) float64 correlations of
-    unit query column ``x`` with the columns whose bucket is ``b1 .. b2``. Blocks of 64 columns without such
-    a bucket are skipped after a check that vectorises."""
+    unit query column ``x`` with the columns whose bucket is ``b1 .. b2``. Blocks of 64 columns, then of 8,
+    without such a bucket are skipped after checks that vectorise (16-bit lanes: buckets are below
+    ``2**15``)."""
     N = U.shape[1]
     x0, x1, x2, x3 = x[0], x[1], x[2], x[3]
-    width = np.uint32(b2 - b1)
+    lo = np.uint16(b1)
+    width = np.uint16(b2 - b1)
     u0 = U[0]
     u1 = U[1]
     u2 = U[2]
@@ -176,24 +212,31 @@ def _collect_ranks(U, x, bins, b1, b2, r1, r2, buffer):
     m = 0
     n64 = N - N % 64
     for j0 in range(0, n64, 64):
-        d = np.uint32(0xFFFFFFFF)
+        d = np.uint16(0xFFFF)
         for t in range(64):
-            d = min(d, np.uint32(bins[j0 + t] - b1))
+            d = min(d, np.uint16(np.uint16(bins[j0 + t]) - lo))
         if d > width:
             continue
-        for j in range(j0, j0 + 64):
-            if np.uint32(bins[j] - b1) <= width:
-                buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
-                m += 1
+        for k0 in range(j0, j0 + 64, 8):
+            d = np.uint16(0xFFFF)
+            for t in range(8):
+                d = min(d, np.uint16(np.uint16(bins[k0 + t]) - lo))
+            if d > width:
+                continue
+            for j in range(k0, k0 + 8):
+                if np.uint16(np.uint16(bins[j]) - lo) <= width:
+                    buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
+                    m += 1
     for j in range(n64, N):
-        if np.uint32(bins[j] - b1) <= width:
+        if np.uint16(np.uint16(bins[j]) - lo) <= width:
             buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
             m += 1
-    part = np.partition(buffer[:m], r1)
-    v2 = part[r1]
+    _select(buffer, m, r1)
+    v1 = buffer[r1]
+    v2 = v1
     if r2 > r1:
-        v2 = part[r2:].min()
-    return part[r1], v2
+        v2 = buffer[r2:m].min()
+    return v1, v2
 
 
 @njit(cache=True)

@@ -116,10 +116,14 @@ def _symmetric_background(background: Any, motifs: Sequence[Motif]) -> np.ndarra
     return (bg + bg[::-1]) / 2.0
 
 
-def _smoothed(motif: Motif, bg: np.ndarray, pseudocount: float) -> tuple[np.ndarray, float]:
-    n = motif.nsites if motif.nsites else DEFAULT_NSITES
-    ppm = motif.ppm / motif.ppm.sum(axis=1, keepdims=True)
-    return (ppm * n + pseudocount * bg) / (n + pseudocount), float(n)
+def _smoothed_all(motifs: Sequence[Motif], bg: np.ndarray, pseudocount: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every motif's probabilities with MEME's motif pseudocount (one array operation over all of them)."""
+    nsites = np.array([m.nsites if m.nsites else DEFAULT_NSITES for m in motifs], dtype=np.float64)
+    lengths = np.array([m.ppm.shape[0] for m in motifs])
+    ppm = np.concatenate([m.ppm for m in motifs])
+    n = np.repeat(nsites, lengths)[:, None]
+    freqs = (ppm / ppm.sum(axis=1, keepdims=True) * n + pseudocount * bg) / (n + pseudocount)
+    return np.split(freqs, np.cumsum(lengths)[:-1]), nsites
 
 
 def meme_consensus(freqs: np.ndarray) -> str:
@@ -141,20 +145,18 @@ def _prepare(
     bg = _symmetric_background(background, qs)
     if pseudocount < 0:
         raise InputError(f"pseudocount must be >= 0, got {pseudocount}")
-    q_freqs, q_nsites = zip(*(_smoothed(m, bg, pseudocount) for m in qs))
-    entries: list[np.ndarray] = []
-    entry_nsites: list[float] = []
-    for m in ts:
-        freqs, n = _smoothed(m, bg, pseudocount)
-        entries.append(freqs)
-        entry_nsites.append(n)
-        if reverse_complement:
-            entries.append(freqs[::-1, ::-1])
-            entry_nsites.append(n)
-    for what, group in (("query", q_freqs), ("target", entries)):
-        for i, freqs in enumerate(group):
-            if (freqs <= 0).any() and pseudocount == 0:
-                raise InputError(f"{what} motif {i + 1} has zero probabilities; use a positive pseudocount")
+    q_freqs, q_nsites = _smoothed_all(qs, bg, pseudocount)
+    t_freqs, t_nsites = _smoothed_all(ts, bg, pseudocount)
+    if reverse_complement:
+        entries = [f for freqs in t_freqs for f in (freqs, freqs[::-1, ::-1])]
+        entry_nsites = np.repeat(t_nsites, 2)
+    else:
+        entries, entry_nsites = t_freqs, t_nsites
+    if pseudocount == 0:
+        for what, group in (("query", q_freqs), ("target", entries)):
+            for i, freqs in enumerate(group):
+                if (freqs <= 0).any():
+                    raise InputError(f"{what} motif {i + 1} has zero probabilities; use a positive pseudocount")
     q_len = np.array([f.shape[0] for f in q_freqs], dtype=np.int64)
     t_len = np.array([f.shape[0] for f in entries], dtype=np.int64)
     for what, lengths in (("query", q_len), ("target", t_len[:: 2 if reverse_complement else 1])):
@@ -174,9 +176,9 @@ def _prepare(
     arrays = {
         "Q": np.ascontiguousarray(np.concatenate(q_freqs), dtype=np.float64),
         "q_start": np.concatenate([[0], np.cumsum(q_len)]).astype(np.int64),
-        "q_nsites": np.array(q_nsites, dtype=np.float64),
+        "q_nsites": q_nsites,
         "T": np.ascontiguousarray(np.concatenate(entries)[perm], dtype=np.float64),
-        "t_col_nsites": np.repeat(np.array(entry_nsites, dtype=np.float64), t_len)[perm],
+        "t_col_nsites": np.repeat(entry_nsites, t_len)[perm],
         "g_len": g_len.astype(np.int64),
         "g_off": np.concatenate([[0], np.cumsum(g_len * g_count)]).astype(np.int64),
         "g_first": g_first.astype(np.int64),
