@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from drg.errors import InputError
 from drg.motifs.clustering import best_alignment, cluster_motifs, frame_matrices, merge_aligned
 from drg.motifs.discovery import cluster_seqlets, compare_models, effect_matrix, extract_seqlets, reproducibility
 from drg.motifs.seqlets import call_seqlets_zscore
@@ -178,3 +179,57 @@ def test_cli_seqlets_and_cluster(tmp_path):
     assert len(motifs) == len(set(classes))
     counts = pd.read_csv(tmp_path / "out" / "effects_track_count.tsv", sep="\t", index_col=0)
     assert counts.to_numpy().sum() == 80
+
+
+def test_pearson_similarity_is_tomtom_column_correlation():
+    """Pearson frames: best alignment = sum of aligned column correlations / sqrt(n_a n_b), both strands."""
+    rng = np.random.default_rng(3)
+    a = rng.dirichlet(np.ones(4), 9)
+    b = rng.dirichlet(np.ones(4), 6)
+    part = a[2:7]  # five columns of a
+    frames, _ = frame_matrices([a, part[::-1, ::-1].copy(), b], width=9, similarity="pearson")
+    sim, _, strand = best_alignment(frames, frames, max_shift=5)
+    assert sim[0, 1] == pytest.approx(5 / np.sqrt(9 * 5), abs=1e-5)
+    assert strand[0, 1] == 1
+    # brute force over every offset of a and b (forward and reverse complement), Pearson of each column pair
+    best = -np.inf
+    for g in (b, b[::-1, ::-1]):
+        for off in range(-5, 9):
+            total = sum(np.corrcoef(a[i], g[i - off])[0, 1] for i in range(9) if 0 <= i - off < 6)
+            if min(9, off + 6) - max(0, off) >= 4:  # the frame shifts keep at least 4 columns aligned
+                best = max(best, total / np.sqrt(9 * 6))
+    assert sim[0, 2] == pytest.approx(best, abs=1e-5)
+    with pytest.raises(InputError, match="similarity"):
+        frame_matrices([a], similarity="euclid")
+
+
+def test_group_motifs_joins_families_and_reverse_complements(tmp_path):
+    from typer.testing import CliRunner
+
+    from drg.cli.main import app
+    from drg.motifs import Motif, group_motifs, load_bundled_jaspar, read_meme, write_meme
+
+    db = {m.name: m for m in load_bundled_jaspar()}
+    chosen = [db[n] for n in ("FOXA1", "FOXA2", "ELK1", "ELK4", "CTCF", "GATA1")]
+    flipped = Motif(name="FOXA1_rc", id="FOXA1_rc", ppm=db["FOXA1"].ppm[::-1, ::-1].copy())
+    merged, table = group_motifs([*chosen, flipped], 0.3)
+    group = dict(zip(table["name"], table["group"]))
+    assert group["FOXA1"] == group["FOXA2"] == group["FOXA1_rc"]
+    assert group["ELK1"] == group["ELK4"] != group["FOXA1"]
+    assert len({group["CTCF"], group["GATA1"], group["FOXA1"], group["ELK1"]}) == 4
+    strands = dict(zip(table["name"], table["strand"]))
+    assert strands["FOXA1_rc"] != strands["FOXA1"]
+    # a group of one is its motif again
+    alone = merged[group["CTCF"]]
+    np.testing.assert_allclose(alone.ppm, db["CTCF"].ppm / db["CTCF"].ppm.sum(axis=1, keepdims=True), atol=1e-9)
+    assert alone.nsites == 1
+
+    path = tmp_path / "set.meme"
+    write_meme([*chosen, flipped], path)
+    result = CliRunner().invoke(app, ["motifs", "group", str(path), "--out", str(tmp_path / "g")])
+    assert result.exit_code == 0, result.output
+    groups = pd.read_csv(tmp_path / "g" / "groups.tsv", sep="\t")
+    assert list(groups["id"]) == [m.id for m in [*chosen, flipped]]
+    named = read_meme(tmp_path / "g" / "merged.meme")
+    assert len(named) == groups["group"].nunique()
+    assert any("FOXA" in m.name for m in named) and any("CTCF" in m.name for m in named)

@@ -65,6 +65,36 @@ def scan_cmd(
     done(f"{len(table)} hits → {out}")
 
 
+@app.command("group")
+def group_cmd(
+    motifs: Annotated[Path, typer.Argument(help="Motifs to group (MEME or JASPAR file).")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+    threshold: Annotated[float, typer.Option(help="Distance cut (1 - best-offset similarity).")] = 0.3,
+    similarity: Annotated[str, typer.Option(help="pearson (Tomtom's column correlation) or cosine.")] = "pearson",
+    min_overlap: Annotated[int, typer.Option("--min-overlap", help="Minimum number of aligned columns.")] = 4,
+    name: Annotated[bool, typer.Option("--name/--no-name", help="Name merged motifs by database matches.")] = True,
+    database: Annotated[Path | None, typer.Option(help="Motif database (default bundled JASPAR 2024).")] = None,
+    q_threshold: Annotated[float, typer.Option("--q-threshold", help="Tomtom q-value cut for names.")] = 0.05,
+) -> None:
+    """Group similar motifs (a database, kernels, several runs' clusters): groups.tsv and merged.meme."""
+    from drg.motifs.clustering import group_motifs
+    from drg.motifs.io import write_meme
+    from drg.motifs.naming import name_motifs
+    from drg.utils import atomic_write
+
+    merged, table = group_motifs(motifs, threshold, similarity=similarity, min_overlap=min_overlap)  # type: ignore[arg-type]
+    out.mkdir(parents=True, exist_ok=True)
+    if name:
+        named = name_motifs(merged, database, q_threshold=q_threshold)
+        merged = named.motifs
+        with atomic_write(out / "names.tsv") as handle:
+            named.table.to_csv(handle, sep="\t", index=False, float_format="%.6g")
+    write_meme(merged, out / "merged.meme")
+    with atomic_write(out / "groups.tsv") as handle:
+        table.to_csv(handle, sep="\t", index=False)
+    done(f"{len(table)} motifs in {len(merged)} groups → {out}")
+
+
 def _register_seqlet_commands() -> None:
     from drg.cli.motifs_seqlets import cluster, seqlets
 

@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "attribution_std": "seqlets",
     "cluster_motifs": "clustering",
     "merge_aligned": "clustering",
+    "group_motifs": "clustering",
     "best_alignment": "clustering",
     "frame_matrices": "clustering",
     "MotifClusters": "clustering",

@@ -5,8 +5,18 @@ matrix minus its background, so that an uninformative column is zero), is placed
 ``width`` columns (centred; longer matrices keep their ``width`` columns of largest total magnitude) and
 scaled to unit Frobenius norm. The similarity of two matrices is the largest cosine between them over all
 shifts of up to ``width - min_overlap`` columns and both strands (the reverse complement of the second).
-Zero padding means that unaligned columns count as empty, so the cosine rewards overlap of the informative
-columns, as a Pearson correlation of zero-mean columns would. Distance is ``1 - similarity``.
+Zero padding means that unaligned columns count as empty. Distance is ``1 - similarity``.
+
+Two column weightings (``similarity``):
+
+* ``"cosine"`` (default, for contribution weight matrices): columns keep their magnitudes, so the strong
+  columns of a seqlet decide and its near-zero flanks hardly count.
+* ``"pearson"`` (Tomtom's Pearson column score, for probability matrices): every column is centred on its
+  mean and scaled to unit length first, so that the dot product of two aligned columns is their Pearson
+  correlation, and the similarity of an alignment is the sum of the correlations of the aligned columns
+  divided by ``sqrt(n_a n_b)`` (``n`` the matrix's non-constant columns in the frame): 1 for two identical
+  motifs, as Tomtom's complete score sums column correlations over the alignment with unaligned columns
+  scoring 0 (the median).
 
 Algorithm (:func:`cluster_motifs`), never holding an n x n matrix:
 
@@ -35,6 +45,8 @@ from typing import Any, Literal
 import numpy as np
 
 from drg.errors import InputError
+
+Similarity = Literal["cosine", "pearson"]
 
 
 @dataclass
@@ -97,7 +109,15 @@ def _signal(m: Any) -> np.ndarray:
     return a
 
 
-def frame_matrices(matrices: Any, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _unit_columns(m: np.ndarray) -> np.ndarray:
+    """Columns centred on their mean and scaled to unit length (zero where a column is constant)."""
+    c = m.astype(np.float64) - m.mean(axis=1, keepdims=True)
+    norm = np.sqrt((c ** 2).sum(axis=1, keepdims=True))
+    return (c / np.where(norm > 1e-12, norm, np.inf)).astype(np.float32)
+
+
+def frame_matrices(matrices: Any, width: int | None = None, similarity: Similarity = "cosine",
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Place signal matrices in a zero-padded, unit-norm ``(n, width, 4)`` frame (see the module notes).
 
     Parameters
@@ -107,6 +127,9 @@ def frame_matrices(matrices: Any, width: int | None = None) -> tuple[np.ndarray,
         ppm minus background).
     width
         Frame width; default the longest matrix, at most 30.
+    similarity
+        ``"cosine"``: columns as given; ``"pearson"``: every column centred and scaled to unit length
+        (constant columns become zero) before the frame is normalised.
 
     Returns
     -------
@@ -115,9 +138,13 @@ def frame_matrices(matrices: Any, width: int | None = None) -> tuple[np.ndarray,
     place : numpy.ndarray
         ``(n,)`` int64 frame column of each matrix's first column.
     """
+    if similarity not in ("cosine", "pearson"):
+        raise InputError(f"similarity must be 'cosine' or 'pearson', got {similarity!r}")
     mats = [_signal(m) for m in matrices]
     if not mats:
         raise InputError("no matrices to cluster")
+    if similarity == "pearson":
+        mats = [_unit_columns(m) for m in mats]
     if width is None:
         width = min(max(m.shape[0] for m in mats), 30)
     frames = np.zeros((len(mats), width, 4), np.float32)
@@ -241,10 +268,11 @@ def cluster_motifs(
     width: int | None = None,
     sample_size: int = 2000,
     merge_centroids: bool = True,
+    similarity: Similarity = "cosine",
     seed: int = 0,
     verbose: bool = False,
 ) -> MotifClusters:
-    """Cluster motifs or seqlet matrices by best-offset cosine similarity (algorithm in the module notes).
+    """Cluster motifs or seqlet matrices by best-offset similarity (algorithm in the module notes).
 
     Parameters
     ----------
@@ -262,6 +290,9 @@ def cluster_motifs(
         Matrices clustered exactly per round; bounds memory at ``sample_size**2`` floats.
     merge_centroids
         Merge clusters whose centroids lie within ``threshold`` (step 5).
+    similarity
+        Column weighting (module notes): ``"cosine"`` for contribution weight matrices, ``"pearson"``
+        (Tomtom's column correlation) for probability matrices.
     seed
         Seed of the sample draws.
     verbose
@@ -273,7 +304,7 @@ def cluster_motifs(
     """
     if not 0 < threshold < 2:
         raise InputError(f"threshold must be a distance in (0, 2), got {threshold}")
-    frames, place = frame_matrices(matrices, width)
+    frames, place = frame_matrices(matrices, width, similarity)
     n, w, _ = frames.shape
     max_shift = max(0, w - min(min_overlap, w))
     rng = np.random.default_rng(seed)
@@ -415,3 +446,67 @@ def merge_aligned(
             weights=cwm[a:b], nsites=float(idx.size), counts=cnt[a:b] if onehots is not None else None,
         ))
     return out
+
+
+def group_motifs(
+    motifs: Any,
+    threshold: float = 0.3,
+    *,
+    similarity: Similarity = "pearson",
+    linkage: Literal["average", "complete", "single", "weighted"] = "average",
+    min_overlap: int = 4,
+    seed: int = 0,
+) -> tuple[list, Any]:
+    """Group a motif collection (a database, kernels, motifs of several runs) into merged motifs.
+
+    The motifs' probability matrices are clustered by :func:`cluster_motifs` (``"pearson"``: Tomtom's column
+    correlation, by default) and every cluster is merged into the mean of its members' aligned probability
+    matrices (:func:`merge_aligned`), trimmed of end columns that few members cover.
+
+    Parameters
+    ----------
+    motifs
+        :class:`~drg.motifs.Motif` objects or a motif file (MEME or JASPAR).
+    threshold, similarity, linkage, min_overlap, seed
+        As in :func:`cluster_motifs`.
+
+    Returns
+    -------
+    merged : list of Motif
+        One per group, largest first, ids ``group_{k}``; ``nsites`` is the number of members.
+    table : pandas.DataFrame
+        One row per input motif: ``id``, ``name``, ``group``, ``strand`` (``-`` when it joined its group as
+        its reverse complement), ``similarity`` (to the group's centroid), ``offset`` (column of the merged
+        motif, before trimming, where the motif's first column lies in its group orientation).
+    """
+    import pandas as pd
+
+    from drg.motifs.io import read_motifs
+    from drg.motifs.motif import Motif
+
+    if isinstance(motifs, Motif):
+        motifs = [motifs]
+    elif isinstance(motifs, str) or hasattr(motifs, "__fspath__"):
+        motifs = read_motifs(motifs)
+    motifs = list(motifs)
+    if not motifs:
+        raise InputError("no motifs to group")
+    ppms = [np.asarray(m.ppm, np.float64) for m in motifs]
+    signal = [p - np.asarray(m.background, np.float64) for p, m in zip(ppms, motifs)]
+    clusters = cluster_motifs(signal, threshold, similarity=similarity, linkage=linkage,
+                              min_overlap=min_overlap, seed=seed)
+    merged = merge_aligned(clusters, ppms, prefix="group")
+    for m in merged:
+        m.weights = None
+    lengths = np.array([p.shape[0] for p in ppms])
+    starts = clusters.frame_start(lengths)
+    first = np.array([starts[clusters.labels == c].min() for c in range(clusters.n_clusters)])
+    table = pd.DataFrame({
+        "id": [m.id for m in motifs],
+        "name": [m.name for m in motifs],
+        "group": clusters.labels,
+        "strand": np.where(clusters.strand == 1, "-", "+"),
+        "similarity": clusters.similarity.round(4),
+        "offset": starts - first[clusters.labels],
+    })
+    return merged, table
