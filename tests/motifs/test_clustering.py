@@ -233,3 +233,54 @@ def test_group_motifs_joins_families_and_reverse_complements(tmp_path):
     named = read_meme(tmp_path / "g" / "merged.meme")
     assert len(named) == groups["group"].nunique()
     assert any("FOXA" in m.name for m in named) and any("CTCF" in m.name for m in named)
+
+
+def test_models_clustered_together_and_compared(tmp_path):
+    """Two models' seqlets in one clustering: shared motifs get one cluster; a motif only model a uses is
+    found in half the models and enriched in a by Fisher's test, through the API and `drg motifs compare-models`."""
+    from typer.testing import CliRunner
+
+    from drg.attribution.storage import write_attributions
+    from drg.cli.main import app
+    from drg.motifs import cluster_seqlets_models
+
+    runs, truth = {}, {}
+    for model, seed in (("a", 0), ("b", 1)):
+        X, A, classes, _ = _planted_attributions(seed=seed, n=160)
+        if model == "b":  # model b never uses motif 3
+            keep = classes != 3
+            X, A, classes = X[keep], A[keep], classes[keep]
+        table = call_seqlets_zscore(A, X, cut=3.0, max_gap=1, min_size=4, normalization="std", std=0.1)
+        assert len(table) == len(classes)
+        runs[model] = (table, A, X)
+        truth[model] = classes[table["example_idx"].to_numpy()]
+        names = [f"{model}{i}" for i in range(len(classes))]
+        write_attributions(tmp_path / f"{model}.npz", A[:, None], names, ["t0"], method="grad", gauge="none", X=X)
+        table.to_csv(tmp_path / f"{model}.tsv", sep="\t", index=False)
+    result = cluster_seqlets_models(runs, threshold=0.4, min_seqlets=3, name=False)
+    seq = result.seqlets
+    assert list(seq["model"]) == ["a"] * len(runs["a"][0]) + ["b"] * len(runs["b"][0])
+    planted = np.concatenate([truth["a"], truth["b"]])
+    # one cluster per planted motif, shared across models
+    assert (pd.crosstab(seq["cluster"], planted).gt(0).sum(axis=1) == 1).all()
+    assert seq["cluster"].nunique() == 4
+    only_a = int(seq.loc[planted == 3, "cluster"].iloc[0])
+    rep = reproducibility(seq).set_index("cluster")
+    assert rep.loc[only_a, "n_models"] == 1 and (rep.drop(index=only_a)["n_models"] == 2).all()
+    comp = compare_models(seq, "a", "b").set_index("cluster")
+    assert comp.loc[only_a, "count_b"] == 0 and comp.loc[only_a, "q_value"] < 1e-3
+    assert comp.p_value.idxmin() == only_a
+
+    res = CliRunner().invoke(app, ["motifs", "compare-models", "--run", f"a={tmp_path / 'a.tsv'},{tmp_path / 'a.npz'}",
+                                   "--run", f"b={tmp_path / 'b.tsv'},{tmp_path / 'b.npz'}", "--threshold", "0.4",
+                                   "--min-seqlets", "3", "--out", str(tmp_path / "cmp")])
+    assert res.exit_code == 0, res.output
+    counts = pd.read_csv(tmp_path / "cmp" / "counts.tsv", sep="\t", index_col=0)
+    assert counts.to_numpy().sum() == len(seq) and list(counts.columns) == ["a", "b"]
+    assert (counts["b"] == 0).sum() == 1
+    enrichment = pd.read_csv(tmp_path / "cmp" / "enrichment.tsv", sep="\t")
+    assert set(enrichment[["model_a", "model_b"]].itertuples(index=False, name=None)) == {("a", "b")}
+    assert (tmp_path / "cmp" / "models.png").stat().st_size > 10_000
+    bad = CliRunner().invoke(app, ["motifs", "compare-models", "--run", f"a={tmp_path / 'a.tsv'}",
+                                   "--out", str(tmp_path / "x")])
+    assert isinstance(bad.exception, InputError) and "NAME=SEQLETS.tsv,ATTRIBUTIONS.npz" in str(bad.exception)

@@ -96,10 +96,11 @@ def group_cmd(
 
 
 def _register_seqlet_commands() -> None:
-    from drg.cli.motifs_seqlets import cluster, seqlets
+    from drg.cli.motifs_seqlets import cluster, compare_models, seqlets
 
     app.command("seqlets")(seqlets)
     app.command("cluster")(cluster)
+    app.command("compare-models")(compare_models)
 
 
 _register_seqlet_commands()

@@ -116,3 +116,84 @@ def cluster(
         with atomic_write(out / name) as handle:
             frame.to_csv(handle, sep="\t", index=name.startswith("effects"), float_format="%.6g")
     done(f"{len(result.motifs)} motif clusters → {out}")
+
+
+def compare_models(
+    run: Annotated[list[str], typer.Option("--run", help="NAME=SEQLETS.tsv,ATTRIBUTIONS.npz; once per model (>= 2).")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+    threshold: Annotated[float, typer.Option(help="Distance cut (1 - best-offset cosine).")] = 0.3,
+    flank: Annotated[int, typer.Option(help="Positions added on both sides of each seqlet.")] = 2,
+    min_seqlets: Annotated[int, typer.Option("--min-seqlets", help="Smallest cluster kept.")] = 5,
+    database: Annotated[Path | None, typer.Option(help="Motif database (default bundled JASPAR 2024).")] = None,
+    q_threshold: Annotated[float, typer.Option("--q-threshold", help="Tomtom q-value cut for names.")] = 0.05,
+    seed: Annotated[int, typer.Option(help="Seed of the clustering samples.")] = 0,
+) -> None:
+    """Cluster the seqlets of several models together; which motifs each model uses, and which differ.
+
+    Writes clusters.meme, clusters.tsv, seqlets.tsv (with a model column), counts.tsv (seqlets per cluster and
+    model), reproducibility.tsv (in how many models each cluster appears), enrichment.tsv (Fisher test of every
+    cluster for every pair of models) and models.png (motif tree beside the log2 enrichment of each model).
+    """
+    import itertools
+
+    import numpy as np
+    import pandas as pd
+
+    from drg.errors import InputError
+    from drg.motifs.discovery import cluster_seqlets_models, compare_models as fisher_table, reproducibility
+    from drg.motifs.io import write_meme
+    from drg.plotting import plot_motif_tree
+    from drg.utils import atomic_write
+
+    runs = {}
+    for item in run:
+        label, sep, files = item.partition("=")
+        paths = files.split(",")
+        if not sep or not label or len(paths) != 2:
+            raise InputError(f"--run {item!r}: expected NAME=SEQLETS.tsv,ATTRIBUTIONS.npz")
+        if label in runs:
+            raise InputError(f"--run {item!r}: model name {label!r} given twice")
+        try:
+            table = pd.read_csv(paths[0], sep="\t")
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise InputError(f"cannot read seqlet table: {err}", path=paths[0]) from None
+        att = _load(Path(paths[1]))
+        runs[label] = (table, att.dense(), att.X)
+    if len(runs) < 2:
+        raise InputError("give at least two models with --run NAME=SEQLETS.tsv,ATTRIBUTIONS.npz")
+    result = cluster_seqlets_models(runs, threshold=threshold, flank=flank, min_seqlets=min_seqlets,
+                                    database=database, q_threshold=q_threshold, seed=seed)
+    if not result.motifs:
+        raise InputError(f"no cluster has {min_seqlets} or more seqlets; lower --min-seqlets or raise --threshold")
+    names = dict(zip(result.table["cluster"], result.table["name"]))
+    clustered = result.seqlets[result.seqlets["cluster"] >= 0]
+    counts = (clustered.groupby(["cluster", "model"]).size().unstack(fill_value=0)
+              .reindex(index=list(names), columns=list(runs), fill_value=0))
+    pairs = []
+    for a, b in itertools.combinations(runs, 2):
+        if counts[a].sum() and counts[b].sum():
+            pairs.append(fisher_table(clustered, a, b).assign(model_a=a, model_b=b))
+    enrichment = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame()
+    if len(enrichment):
+        enrichment.insert(1, "name", enrichment["cluster"].map(names))
+    frames = {
+        "clusters.tsv": (result.table, False),
+        "seqlets.tsv": (result.seqlets, False),
+        "counts.tsv": (counts.rename(index=names), True),
+        "reproducibility.tsv": (reproducibility(result.seqlets).assign(
+            name=lambda d: d["cluster"].map(names)), False),
+        "enrichment.tsv": (enrichment, False),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_meme(result.motifs, out / "clusters.meme")
+    for file, (frame, index) in frames.items():
+        with atomic_write(out / file) as handle:
+            frame.to_csv(handle, sep="\t", index=index, float_format="%.6g")
+    if len(result.motifs) >= 2:
+        # log2 of each model's share of a cluster over the mean share (1 added to every count)
+        share = (counts + 1) / (counts + 1).sum(axis=0)
+        log_ratio = np.log2(share.div(share.mean(axis=1), axis=0))
+        plot_motif_tree(result.motifs, log_ratio.to_numpy(), track_names=list(runs), label="log2 enrichment",
+                        title="Seqlet clusters: share of each model's seqlets (log2 over the mean)",
+                        path=out / "models.png")
+    done(f"{len(runs)} models, {len(result.motifs)} shared motif clusters → {out}")

@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "MotifNames": "naming",
     "extract_seqlets": "discovery",
     "cluster_seqlets": "discovery",
+    "cluster_seqlets_models": "discovery",
     "SeqletClusters": "discovery",
     "SeqletMatrices": "discovery",
     "effect_matrix": "discovery",

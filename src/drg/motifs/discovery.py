@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -143,10 +144,69 @@ def cluster_seqlets(
     -------
     SeqletClusters
     """
+    mats = extract_seqlets(seqlets, attributions, X, hypothetical=hypothetical, flank=flank)
+    return _cluster_matrices(seqlets, mats, threshold=threshold, min_seqlets=min_seqlets, sample_size=sample_size,
+                             name=name, database=database, q_threshold=q_threshold, max_names=max_names, seed=seed,
+                             verbose=verbose)
+
+
+def cluster_seqlets_models(
+    runs: Mapping[str, tuple[pd.DataFrame, Any, Any]],
+    *,
+    threshold: float = 0.3,
+    flank: int = 2,
+    min_seqlets: int = 5,
+    sample_size: int = 2000,
+    name: bool = True,
+    database: Any = None,
+    q_threshold: float = 0.05,
+    max_names: int = 3,
+    seed: int = 0,
+    verbose: bool = False,
+) -> SeqletClusters:
+    """Cluster the seqlets of several models (replicates, CV folds, different data) together.
+
+    Every model's seqlet matrices are cut from its own attributions, then all are clustered as one set
+    (:func:`cluster_seqlets`), so that a cluster means the same motif in every model. The returned seqlet
+    table gains a ``model`` column, ready for :func:`compare_models` and :func:`reproducibility`.
+
+    Parameters
+    ----------
+    runs
+        ``{model name: (seqlet table, attributions, X)}`` with at least one model; attributions and one-hot
+        sequences as in :func:`extract_seqlets`.
+    threshold, flank, min_seqlets, sample_size, name, database, q_threshold, max_names, seed, verbose
+        As in :func:`cluster_seqlets`.
+
+    Returns
+    -------
+    SeqletClusters
+    """
+    if not runs:
+        raise InputError("no models given")
+    tables, cwms, onehots, starts, ends = [], [], [], [], []
+    for model, (seqlets, attributions, X) in runs.items():
+        if "model" in seqlets.columns and (seqlets["model"].astype(str) != str(model)).any():
+            raise InputError(f"seqlet table of {model!r} already has a different 'model' column")
+        mats = extract_seqlets(seqlets, attributions, X, flank=flank)
+        tables.append(seqlets.assign(model=str(model)))
+        cwms += mats.cwm
+        onehots += mats.onehot
+        starts.append(mats.start)
+        ends.append(mats.end)
+    table = pd.concat(tables, ignore_index=True)
+    mats = SeqletMatrices(cwms, onehots, np.concatenate(starts), np.concatenate(ends))
+    return _cluster_matrices(table, mats, threshold=threshold, min_seqlets=min_seqlets, sample_size=sample_size,
+                             name=name, database=database, q_threshold=q_threshold, max_names=max_names, seed=seed,
+                             verbose=verbose)
+
+
+def _cluster_matrices(seqlets: pd.DataFrame, mats: SeqletMatrices, *, threshold: float, min_seqlets: int,
+                      sample_size: int, name: bool, database: Any, q_threshold: float, max_names: int, seed: int,
+                      verbose: bool) -> SeqletClusters:
     from drg.motifs.clustering import cluster_motifs, merge_aligned
     from drg.motifs.naming import name_motifs
 
-    mats = extract_seqlets(seqlets, attributions, X, hypothetical=hypothetical, flank=flank)
     out = seqlets.copy()
     out["cluster"] = -1
     out["cluster_strand"] = "+"
