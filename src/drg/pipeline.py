@@ -138,14 +138,15 @@ class PipelineConfig(Config):
         return cls.from_dict(raw, source=str(path))
 
 
-def default_model(length: int) -> dict[str, Any]:
-    """The CNN trained when a pipeline names none: 64 reverse-complement-scanning kernels of 15 bp, two
-    dilated residual layers, mean over the length and one FC layer (``n_outputs`` follows the targets)."""
+def default_model(length: int, kernel_size: int = 15) -> dict[str, Any]:
+    """The CNN trained when a pipeline names none: 64 reverse-complement-scanning kernels of ``kernel_size``
+    bp, two dilated residual layers, mean over the length and one FC layer (``n_outputs`` follows the
+    targets)."""
     return {
         "kind": "cnn",
         "input_length": length,
         "activation": "gelu",
-        "first_layer": {"n_kernels": 64, "kernel_size": 15, "reverse_complement": True, "strand_pool": "max",
+        "first_layer": {"n_kernels": 64, "kernel_size": kernel_size, "reverse_complement": True, "strand_pool": "max",
                         "activation": "relu", "pooling": {"mode": "max", "size": 4}},
         "tower": {"n_layers": 2, "kernel_size": 5, "dilations": [2, 4], "batch_norm": True,
                   "residual_every": 1, "pool_every": 2, "pooling": {"mode": "max", "size": 5}},

@@ -31,6 +31,9 @@ class QuickstartConfig(Config):
     noise: float = 0.3
     k_folds: int = 10
     max_epochs: int = 12
+    kernel_size: int = 13
+    """First-layer kernel width. The planted motifs are 7-15 bp; kernels much wider than a short motif (15 bp
+    against SOX2's 7) learned partial, palindromic copies of it."""
     batch_size: int = 128
     n_attribution: int = 500
     n_logos: int = 4
@@ -44,7 +47,7 @@ def quickstart_training(data_dir: Path, run_dir: Path, config: QuickstartConfig)
         "out_dir": str(run_dir),
         "data": {"onehot": str(data_dir / "sequences.npz"), "targets": [str(data_dir / "targets.tsv")],
                  "folds": str(data_dir / "folds.txt"), "fold": 0},
-        "model": default_model(config.length),
+        "model": default_model(config.length, config.kernel_size),
         "losses": [{"name": "mse"}],
         "optimizer": {"name": "adamw", "lr": 2e-3, "weight_decay": 1e-4},
         "schedule": {"name": "cosine", "warmup_epochs": 1},
