@@ -160,6 +160,9 @@ def test_bad_input():
         tomtom([m], [m], min_overlap=0)
     with pytest.raises(InputError):
         tomtom([], [m])
+    hard = Motif(name="b", id="b", ppm=np.vstack([np.full((2, 4), 0.25), [[1.0, 0, 0, 0]], np.full((2, 4), 0.25)]))
+    with pytest.raises(InputError, match="target motif 3 has zero probabilities"):  # numbered as given
+        tomtom([m], [m, m, hard], pseudocount=0)
 
 
 def test_cli_compare(shared, tmp_path):

@@ -153,7 +153,7 @@ def _prepare(
     else:
         entries, entry_nsites = t_freqs, t_nsites
     if pseudocount == 0:
-        for what, group in (("query", q_freqs), ("target", entries)):
+        for what, group in (("query", q_freqs), ("target", t_freqs)):
             for i, freqs in enumerate(group):
                 if (freqs <= 0).any():
                     raise InputError(f"{what} motif {i + 1} has zero probabilities; use a positive pseudocount")
