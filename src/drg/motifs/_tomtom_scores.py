@@ -198,9 +198,8 @@ def _select(a, m, k):
 @njit(cache=True)
 def _collect_ranks(U, x, bins, b1, b2, r1, r2, buffer):
     """The ``r1``-th and ``r2``-th smallest (0-based, ``r2`` is ``r1`` or ``r1 + 1``) float64 correlations of
-    unit query column ``x`` with the columns whose bucket is ``b1 .. b2``. Blocks of 64 columns, then of 8,
-    without such a bucket are skipped after checks that vectorise (16-bit lanes: buckets are below
-    ``2**15``)."""
+    unit query column ``x`` with the columns whose bucket is ``b1 .. b2``. Blocks of 64 columns without such
+    a bucket are skipped after a check that vectorises (16-bit lanes: buckets are below ``2**15``)."""
     N = U.shape[1]
     x0, x1, x2, x3 = x[0], x[1], x[2], x[3]
     lo = np.uint16(b1)
@@ -217,16 +216,10 @@ def _collect_ranks(U, x, bins, b1, b2, r1, r2, buffer):
             d = min(d, np.uint16(np.uint16(bins[j0 + t]) - lo))
         if d > width:
             continue
-        for k0 in range(j0, j0 + 64, 8):
-            d = np.uint16(0xFFFF)
-            for t in range(8):
-                d = min(d, np.uint16(np.uint16(bins[k0 + t]) - lo))
-            if d > width:
-                continue
-            for j in range(k0, k0 + 8):
-                if np.uint16(np.uint16(bins[j]) - lo) <= width:
-                    buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
-                    m += 1
+        for j in range(j0, j0 + 64):
+            if np.uint16(np.uint16(bins[j]) - lo) <= width:
+                buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
+                m += 1
     for j in range(n64, N):
         if np.uint16(np.uint16(bins[j]) - lo) <= width:
             buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
