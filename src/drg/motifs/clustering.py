@@ -466,7 +466,7 @@ def group_motifs(
     Parameters
     ----------
     motifs
-        :class:`~drg.motifs.Motif` objects or a motif file (MEME or JASPAR).
+        :class:`~drg.motifs.Motif` objects, ``(L, 4)`` probability matrices or a motif file (MEME or JASPAR).
     threshold, similarity, linkage, min_overlap, seed
         As in :func:`cluster_motifs`.
 
@@ -481,16 +481,9 @@ def group_motifs(
     """
     import pandas as pd
 
-    from drg.motifs.io import read_motifs
-    from drg.motifs.motif import Motif
+    from drg.motifs.comparison import _as_motifs
 
-    if isinstance(motifs, Motif):
-        motifs = [motifs]
-    elif isinstance(motifs, str) or hasattr(motifs, "__fspath__"):
-        motifs = read_motifs(motifs)
-    motifs = list(motifs)
-    if not motifs:
-        raise InputError("no motifs to group")
+    motifs = _as_motifs(motifs, "input")
     ppms = [np.asarray(m.ppm, np.float64) for m in motifs]
     signal = [p - np.asarray(m.background, np.float64) for p, m in zip(ppms, motifs)]
     clusters = cluster_motifs(signal, threshold, similarity=similarity, linkage=linkage,
