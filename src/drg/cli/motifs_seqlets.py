@@ -21,6 +21,17 @@ def _load(attributions: Path):
     return att
 
 
+def _read_seqlets(path: Path):
+    import pandas as pd
+
+    from drg.errors import InputError
+
+    try:
+        return pd.read_csv(path, sep="\t")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"cannot read seqlet table: {err}", path=path) from None
+
+
 def seqlets(
     attributions: Annotated[Path, typer.Argument(help="Attribution file (.npz/.h5) with X.")],
     out: Annotated[Path, typer.Option("--out", help="Output seqlet table (TSV, 0-based half-open).")],
@@ -83,18 +94,13 @@ def cluster(
     seed: Annotated[int, typer.Option(help="Seed of the clustering samples.")] = 0,
 ) -> None:
     """Cluster seqlets into motifs; write clusters.meme, clusters.tsv, seqlets.tsv and effect matrices."""
-    import pandas as pd
 
-    from drg.errors import InputError
     from drg.motifs.discovery import cluster_seqlets, effect_matrix
     from drg.motifs.io import write_meme
     from drg.utils import atomic_write
 
     att = _load(attributions)
-    try:
-        table = pd.read_csv(seqlet_table, sep="\t")
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"cannot read seqlet table: {err}", path=seqlet_table) from None
+    table = _read_seqlets(seqlet_table)
     result = cluster_seqlets(table, att.dense(), att.X, threshold=threshold, flank=flank,
                              min_seqlets=min_seqlets, database=database, q_threshold=q_threshold,
                              max_names=max_names, seed=seed)
@@ -153,10 +159,7 @@ def compare_models(
             raise InputError(f"--run {item!r}: expected NAME=SEQLETS.tsv,ATTRIBUTIONS.npz")
         if label in runs:
             raise InputError(f"--run {item!r}: model name {label!r} given twice")
-        try:
-            table = pd.read_csv(paths[0], sep="\t")
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-            raise InputError(f"cannot read seqlet table: {err}", path=paths[0]) from None
+        table = _read_seqlets(Path(paths[0]))
         att = _load(Path(paths[1]))
         runs[label] = (table, att.dense(), att.X)
     if len(runs) < 2:
