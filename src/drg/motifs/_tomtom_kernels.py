@@ -41,10 +41,12 @@ DIST_CODES = {
 }
 
 _UNNEEDED = 1 << 50
+_TAPS = 8  # weights per pass of the convolution (each pass loads and stores the output once)
 
 
 # ---------------------------------------------------------------------------------------- null distributions
-@njit(cache=True)
+# fused multiply-adds: each product is added with one rounding instead of two (relative change ~1e-16)
+@njit(cache=True, fastmath={"contract"})
 def _range_survival(H, L, n_cols, need, sf, sf_start, sf_len):
     """Survival functions of the sum of scaled scores over contiguous ranges of query columns.
 
@@ -55,8 +57,8 @@ def _range_survival(H, L, n_cols, need, sf, sf_start, sf_len):
     convolved over the sums that those entries (and the longer ranges') depend on.
     """
     R = H.shape[1] - 1
-    pad = R + 8  # zeros below the lowest kept sum: every shifted read stays in the buffer
-    prob = np.zeros((L, R + 4))  # weights padded with zeros to a multiple of the 4-way unroll
+    pad = R + _TAPS + 4  # zeros below the lowest kept sum: every shifted read stays in the buffer
+    prob = np.zeros((L, R + _TAPS))  # weights padded with zeros to a multiple of the unroll
     hlo = np.zeros(L, np.int64)
     hhi = np.zeros(L, np.int64)
     for i in range(L):
@@ -82,7 +84,8 @@ def _range_survival(H, L, n_cols, need, sf, sf_start, sf_len):
         cur[:] = 0.0
         new[:] = 0.0
         cur[pad] = 1.0
-        c_hi = 0  # largest sum cur holds
+        c_lo = 0  # lowest and largest sums cur holds
+        c_hi = 0
         support_lo = 0
         for e in range(s, L):
             support_lo += hlo[e]
@@ -98,27 +101,43 @@ def _range_survival(H, L, n_cols, need, sf, sf_start, sf_len):
             w = prob[e]
             lo = y_lo + pad
             hi = n_hi + pad + 1
-            dst = new[lo:hi]
-            dst[:] = 0.0
-            for v in range(hlo[e], hhi[e] + 1, 4):
+            new[lo:hi] = 0.0
+            for v in range(hlo[e], hhi[e] + 1, _TAPS):
                 w0 = w[v]
                 w1 = w[v + 1]
                 w2 = w[v + 2]
                 w3 = w[v + 3]
-                s0 = cur[lo - v : hi - v]
-                s1 = cur[lo - v - 1 : hi - v - 1]
-                s2 = cur[lo - v - 2 : hi - v - 2]
-                s3 = cur[lo - v - 3 : hi - v - 3]
-                for y in range(dst.shape[0]):
-                    t = dst[y]
+                w4 = w[v + 4]
+                w5 = w[v + 5]
+                w6 = w[v + 6]
+                w7 = w[v + 7]
+                # only the sums that some of these weights reach from c_lo .. c_hi (the rest add zeros)
+                a = max(lo, c_lo + v + pad)
+                b = min(hi, c_hi + v + _TAPS + pad)
+                out = new[a:b]
+                s0 = cur[a - v : b - v]
+                s1 = cur[a - v - 1 : b - v - 1]
+                s2 = cur[a - v - 2 : b - v - 2]
+                s3 = cur[a - v - 3 : b - v - 3]
+                s4 = cur[a - v - 4 : b - v - 4]
+                s5 = cur[a - v - 5 : b - v - 5]
+                s6 = cur[a - v - 6 : b - v - 6]
+                s7 = cur[a - v - 7 : b - v - 7]
+                for y in range(out.shape[0]):
+                    t = out[y]
                     t += s0[y] * w0
                     t += s1[y] * w1
                     t += s2[y] * w2
                     t += s3[y] * w3
-                    dst[y] = t
+                    t += s4[y] * w4
+                    t += s5[y] * w5
+                    t += s6[y] * w6
+                    t += s7[y] * w7
+                    out[y] = t
             # sums below y_lo are dropped (left from two steps ago): zero those the next step reads
             new[lo - pad : lo] = 0.0
             cur, new = new, cur
+            c_lo = y_lo
             c_hi = n_hi
             start = sf_start[s, e]
             for x in range(n_hi + 1, sf_len[s, e]):
