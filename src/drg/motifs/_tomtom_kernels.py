@@ -187,31 +187,57 @@ def _alignment_tables(L, tlen, o, sf_start, sf_len):
     return base, length, shift
 
 
+@njit(cache=True, inline="always")
+def _max_step(p, total, keep, norient):
+    """One alignment's term of :func:`_max_pvalues`: its p-value ``p`` added to ``total``, ``keep`` updated."""
+    q = 1.0 - p
+    if norient == 2:
+        return total + p * keep * (1.0 + q), keep * (q * q)
+    return total + p * keep, keep * q
+
+
 @njit(cache=True)
-def _max_pvalue(sf, base, length, shift, x, norient):
-    """``P(max over all alignments and orientations of the complete score >= x)`` for one target length.
+def _max_pvalues(sf, base, length, shift, xs, n, norient, out):
+    """``out[j] = P(max over all alignments and orientations of the complete score >= xs[j])`` for ``j < n``
+    and one target length, rounded to float32 as MEME does.
 
     Computed as ``sum_a p_a prod_{b < a} (1 - p_b)`` so that small values keep their relative precision; the
-    two orientations of an alignment (same p) count as ``p (2 - p)`` and ``(1 - p)^2``.
+    two orientations of an alignment (same p) count as ``p (2 - p)`` and ``(1 - p)^2``. Four scores go through
+    the alignments together, so that their chains of multiplications overlap.
     """
-    total = 0.0
-    keep = 1.0
-    for i in range(base.shape[0]):
-        y = x - shift[i]
-        if y <= 0:
-            p = sf[base[i]]
-        elif y >= length[i]:
-            continue
-        else:
-            p = sf[base[i] + y]
-        q = 1.0 - p
-        if norient == 2:
-            total += p * keep * (1.0 + q)
-            keep *= q * q
-        else:
-            total += p * keep
-            keep *= q
-    return total
+    j = 0
+    while j + 4 <= n:
+        x0 = xs[j]
+        x1 = xs[j + 1]
+        x2 = xs[j + 2]
+        x3 = xs[j + 3]
+        t0 = 0.0
+        t1 = 0.0
+        t2 = 0.0
+        t3 = 0.0
+        k0 = 1.0
+        k1 = 1.0
+        k2 = 1.0
+        k3 = 1.0
+        for i in range(base.shape[0]):
+            b = base[i]
+            m = length[i]
+            h = shift[i]
+            t0, k0 = _max_step(_sf_at(sf, b, m, x0 - h), t0, k0, norient)
+            t1, k1 = _max_step(_sf_at(sf, b, m, x1 - h), t1, k1, norient)
+            t2, k2 = _max_step(_sf_at(sf, b, m, x2 - h), t2, k2, norient)
+            t3, k3 = _max_step(_sf_at(sf, b, m, x3 - h), t3, k3, norient)
+        out[j] = float(np.float32(t0))
+        out[j + 1] = float(np.float32(t1))
+        out[j + 2] = float(np.float32(t2))
+        out[j + 3] = float(np.float32(t3))
+        j += 4
+    for j in range(j, n):
+        t = 0.0
+        k = 1.0
+        for i in range(base.shape[0]):
+            t, k = _max_step(_sf_at(sf, base[i], length[i], xs[j] - shift[i]), t, k, norient)
+        out[j] = float(np.float32(t))
 
 
 @njit(cache=True)
@@ -386,16 +412,22 @@ def _one_query(
             x = best_x[entries[first + k]]
             x_lo = min(x_lo, x)
             x_hi = max(x_hi, x)
-        memo = np.full(x_hi - x_lo + 1, -1.0)
+        # each distinct score once
+        slot = np.full(x_hi - x_lo + 1, -1, np.int64)
+        xs = np.empty(n, np.int64)
+        n_x = 0
+        for k in range(n):
+            x = best_x[entries[first + k]]
+            if slot[x - x_lo] < 0:
+                slot[x - x_lo] = n_x
+                xs[n_x] = x
+                n_x += 1
+        ps = np.empty(n_x)
         base, length, shift = _alignment_tables(L, tlen, o, sf_start, sf_len)
+        _max_pvalues(sf, base, length, shift, xs, n_x, norient, ps)
         for k in range(n):
             t = entries[first + k]
-            x = best_x[t]
-            p = memo[x - x_lo]
-            if p < 0:
-                p = float(np.float32(_max_pvalue(sf, base, length, shift, x, norient)))
-                memo[x - x_lo] = p
-            out_p[t] = p
+            out_p[t] = ps[slot[best_x[t] - x_lo]]
 
 
 # ------------------------------------------------------------------------------------------ all queries
