@@ -172,19 +172,17 @@ def _alignment_range(L, tlen, i):
 
 
 @njit(cache=True)
-def _alignment_tables(L, tlen, o, sf_start, sf_len):
-    """Per alignment of a target of length ``tlen``: the start of its range's survival function in ``sf``,
-    that function's length and the complete-score shift of the unaligned query columns."""
+def _alignment_tables(L, tlen, o, sf_start, sf_len, base, length, shift):
+    """Per alignment of a target of length ``tlen``: the start of its range's survival function in ``sf``
+    (``base``), that function's length (``length``) and the complete-score shift of the unaligned query
+    columns (``shift``); returns the number of alignments."""
     n = L + tlen - 1
-    base = np.empty(n, np.int64)
-    length = np.empty(n, np.int64)
-    shift = np.empty(n, np.int64)
     for i in range(n):
         s, e = _alignment_range(L, tlen, i)
         base[i] = sf_start[s, e]
         length[i] = sf_len[s, e]
         shift[i] = o * (L - (e - s + 1))
-    return base, length, shift
+    return n
 
 
 @njit(cache=True, inline="always")
@@ -249,11 +247,11 @@ def _ev(p, n):
 
 # --------------------------------------------------------------------------------------------- alignments
 @njit(cache=True)
-def _configurations(L, tlen, start, end):
-    """Alignment configurations ``start .. end`` (target column 0 against query column ``L - c``), ordered
-    by overlap (largest first), then configuration: the order in which MEME breaks ties."""
+def _configurations(L, tlen, start, end, out):
+    """Alignment configurations ``start .. end`` (target column 0 against query column ``L - c``) into
+    ``out``, ordered by overlap (largest first), then configuration: the order in which MEME breaks ties;
+    returns their number."""
     m = min(L, tlen)
-    out = np.empty(end - start + 1, np.int64)
     n = 0
     for c in range(m, L + tlen - m + 1):
         if start <= c <= end:
@@ -264,7 +262,7 @@ def _configurations(L, tlen, start, end):
             if start <= c <= end:
                 out[n] = c
                 n += 1
-    return out[:n]
+    return n
 
 
 @njit(cache=True)
@@ -285,12 +283,12 @@ def _group_sums(Z, L, off, tlen, n, acc):
             z2 = Z[i + 2, base + (i + 2) * n : base + (i + 3) * n]
             z3 = Z[i + 3, base + (i + 3) * n : base + (i + 4) * n]
             for k in range(n):
-                a[k] += (np.int32(z0[k]) + np.int32(z1[k])) + (np.int32(z2[k]) + np.int32(z3[k]))
+                a[k] += (np.uint16(z0[k]) + np.uint16(z1[k])) + (np.uint16(z2[k]) + np.uint16(z3[k]))
             i += 4
         while i < i_end:
             z0 = Z[i, base + i * n : base + (i + 1) * n]
             for k in range(n):
-                a[k] += np.int32(z0[k])
+                a[k] += np.uint16(z0[k])
             i += 1
 
 
@@ -355,11 +353,12 @@ def _one_query(
     max_n = 0
     for g in range(n_groups):
         max_n = max(max_n, g_first[g + 1] - g_first[g])
-    acc = np.empty((L + max_len, max_n), np.int32)
+    acc = np.empty((L + max_len, max_n), np.uint16)  # sums of at most MAX_LENGTH scores of at most BINS
     best_s = np.empty(max_n, np.int64)
     best_p = np.empty(max_n)
     best_c = np.empty(max_n, np.int64)
     best_x = np.empty(entries.shape[0], np.int64)
+    configurations = np.empty(L + max_len - 1, np.int64)
     if not complete:
         need[:] = 0
         _range_survival(H, L, N, need, sf, sf_start, sf_len)
@@ -375,7 +374,7 @@ def _one_query(
             mo = min(min_overlap, L, tlen)
             start = mo
             end = L + tlen - mo
-        order = _configurations(L, tlen, start, end)
+        order = configurations[: _configurations(L, tlen, start, end, configurations)]
         _group_sums(Z, L, g_off[g], tlen, n, acc)
         if complete:
             _best_complete(acc, L, tlen, n, order, o, best_s, best_c)
@@ -402,32 +401,31 @@ def _one_query(
 
     # p-value of the maximum over all alignments, once per (target length, score)
     _range_survival(H, L, N, need, sf, sf_start, sf_len)
+    slot = np.full(L * BINS + 1, -1, np.int64)  # complete scores lie in 0 .. L * BINS
+    xs = np.empty(max_n, np.int64)
+    ps = np.empty(max_n)
+    base = np.empty(L + max_len - 1, np.int64)
+    length = np.empty(L + max_len - 1, np.int64)
+    shift = np.empty(L + max_len - 1, np.int64)
     for g in range(n_groups):
         tlen = g_len[g]
         first = g_first[g]
         n = g_first[g + 1] - first
-        x_lo = best_x[entries[first]]
-        x_hi = x_lo
-        for k in range(n):
-            x = best_x[entries[first + k]]
-            x_lo = min(x_lo, x)
-            x_hi = max(x_hi, x)
         # each distinct score once
-        slot = np.full(x_hi - x_lo + 1, -1, np.int64)
-        xs = np.empty(n, np.int64)
         n_x = 0
         for k in range(n):
             x = best_x[entries[first + k]]
-            if slot[x - x_lo] < 0:
-                slot[x - x_lo] = n_x
+            if slot[x] < 0:
+                slot[x] = n_x
                 xs[n_x] = x
                 n_x += 1
-        ps = np.empty(n_x)
-        base, length, shift = _alignment_tables(L, tlen, o, sf_start, sf_len)
-        _max_pvalues(sf, base, length, shift, xs, n_x, norient, ps)
+        n_a = _alignment_tables(L, tlen, o, sf_start, sf_len, base, length, shift)
+        _max_pvalues(sf, base[:n_a], length[:n_a], shift[:n_a], xs, n_x, norient, ps)
         for k in range(n):
             t = entries[first + k]
-            out_p[t] = ps[slot[best_x[t] - x_lo]]
+            out_p[t] = ps[slot[best_x[t]]]
+        for j in range(n_x):
+            slot[xs[j]] = -1
 
 
 # ------------------------------------------------------------------------------------------ all queries
