@@ -433,13 +433,10 @@ def _one_query(
 def _ascending(p):
     """Indices that sort the non-negative floats ``p`` ascending (stable): LSD radix sort of their bits, 11
     bits a pass, over the bits that are set in some key only (p-values rounded to float32 leave the low 29
-    bits clear), skipping passes in which every key has the same digit."""
+    bits clear), skipping passes in which every key has the same digit. The digit counts of every pass come
+    from one read of the keys, and each pass moves the keys along with the indices."""
     m = p.shape[0]
     keys = p.view(np.uint64)
-    order = np.arange(m)
-    spare = np.empty(m, np.int64)
-    counts = np.empty(2049, np.int64)
-    mask = np.uint64(2047)
     used = np.uint64(0)
     for i in range(m):
         used |= keys[i]
@@ -450,21 +447,40 @@ def _ascending(p):
     for b in range(first, 64):
         if (used >> np.uint64(b)) & np.uint64(1):
             last = b
-    for shift in range(first, last + 1, 11):
-        sh = np.uint64(shift)
-        counts[:] = 0
-        for i in range(m):
-            counts[((keys[i] >> sh) & mask) + np.uint64(1)] += 1
-        if counts.max() == m:
-            continue
+    n_pass = (last - first) // 11 + 1
+    mask = np.uint64(2047)
+    counts = np.zeros((n_pass, 2048), np.int64)
+    for i in range(m):
+        k = keys[i] >> np.uint64(first)
+        for d in range(n_pass):
+            counts[d, (k >> np.uint64(11 * d)) & mask] += 1
+    order = np.arange(m)
+    spare = np.empty(m, np.int64)
+    moved = keys.copy()
+    spare_keys = np.empty(m, np.uint64)
+    for d in range(n_pass):
+        c = counts[d]
+        total = 0
+        same = False
         for b in range(2048):
-            counts[b + 1] += counts[b]
+            v = c[b]
+            if v == m:
+                same = True
+                break
+            c[b] = total
+            total += v
+        if same:
+            continue
+        sh = np.uint64(first + 11 * d)
         for i in range(m):
-            k = order[i]
-            d = (keys[k] >> sh) & mask
-            spare[counts[d]] = k
-            counts[d] += 1
+            key = moved[i]
+            digit = (key >> sh) & mask
+            at = c[digit]
+            c[digit] = at + 1
+            spare_keys[at] = key
+            spare[at] = order[i]
         order, spare = spare, order
+        moved, spare_keys = spare_keys, moved
     return order
 
 
