@@ -351,7 +351,7 @@ def test_float32_sweep_bounds(jaspar_subset):
     lanes = np.empty((2, 64), np.float32)
     for q in a["Q"]:
         x = np.array(S._unit_query(q))
-        exact = x[0] * U[0] + x[1] * U[1] + x[2] * U[2] + x[3] * U[3]
+        exact = x[0] * U[0] + x[1] * U[1] + x[2] * U[2]
         lo, hi = S._pearson_buckets(U32, x, bins, lanes)
         assert abs(lo - exact.min()) < 1e-6 and abs(hi - exact.max()) < 1e-6
         assert S._exact_extremes(U, x) == (exact.min(), exact.max())
@@ -359,6 +359,23 @@ def test_float32_sweep_bounds(jaspar_subset):
         # a bucket differs from the float64 one only next to a bucket edge
         off = bins != np.clip(edges.astype(np.int64), 0, S._PEARSON_BUCKETS - 1)
         assert (np.abs(edges[off] - np.round(edges[off])) < 1e-3).all()
+
+
+def test_unit_columns_give_pearson_correlation():
+    """Three plane coordinates per column: their dot product is the Pearson correlation of the columns, a
+    complement flips the last two coordinates, and a uniform column is all zero."""
+    from drg.motifs import _tomtom_scores as S
+
+    rng = np.random.default_rng(11)
+    cols = rng.dirichlet(np.ones(4) * 0.5, 200)
+    U = S._unit_columns(cols)
+    assert U.shape == (3, 200)
+    np.testing.assert_allclose((U * U).sum(axis=0), 1.0, rtol=1e-12)
+    corr = np.corrcoef(cols)
+    np.testing.assert_allclose(U.T @ U, corr, atol=1e-12)
+    rc = S._unit_columns(cols[:, ::-1].copy())
+    np.testing.assert_allclose(rc, U * np.array([[1.0], [-1.0], [-1.0]]), atol=1e-15)
+    assert S._unit_query(np.full(4, 0.25)) == (0.0, 0.0, 0.0)
 
 
 @pytest.mark.parametrize("n", [2001, 2000])
@@ -373,9 +390,9 @@ def test_bucket_median_exact_despite_misplaced_buckets(n):
     for spread in (1e-7, 3e-6, 1e-3, 0.3):
         values = np.concatenate([edge + rng.uniform(-spread, spread, n // 2), rng.uniform(-1, 1, n - n // 2)])
         values = np.clip(values, -1, 1)
-        U = np.zeros((4, n))
+        U = np.zeros((3, n))
         U[0] = values
-        x = np.array([1.0, 0.0, 0.0, 0.0])
+        x = np.array([1.0, 0.0, 0.0])
         bins = np.clip(((values + 1.0) * half).astype(np.int64), 0, S._PEARSON_BUCKETS - 1)
         # close columns put on the other side of the edge, as a float32 error could
         flip = (np.abs(values - edge) < 2e-6) & (rng.random(n) < 0.5)

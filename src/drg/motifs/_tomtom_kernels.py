@@ -527,7 +527,7 @@ def tomtom_all(
     n_queries = q_start.shape[0] - 1
     n_entries = entries.shape[0]
     n_targets = n_entries // norient
-    U = _unit_columns(T) if dist == 0 else np.empty((4, 0))
+    U = _unit_columns(T) if dist == 0 else np.empty((3, 0))
     U32 = _float32(U)
     res_p = np.empty((n_queries, n_targets))
     res_q = np.empty((n_queries, n_targets))

@@ -6,8 +6,8 @@ The fast path scores one query column against every target column in two sweeps:
 
 1. float32 correlations put every target column into one of ``_PEARSON_BUCKETS`` buckets on ``[-1, 1]`` and
    give the (approximate) least and largest correlation. The float32 correlation is within ``4e-7`` of the
-   float64 one (unit vectors, four terms; the bucket index adds ``1.2e-7``), well below ``_F32_MARGIN``, itself
-   far below the bucket width, so:
+   float64 one (unit vectors, three terms; the bucket index adds ``1.2e-7``), well below ``_F32_MARGIN``,
+   itself far below the bucket width, so:
 
    * the median is exact: its two ranks are selected from the float64 correlations of the buckets that hold
      them (see :func:`_bucket_median`);
@@ -75,26 +75,29 @@ def _offset_scale(small, large):
 
 
 # ------------------------------------------------------------------------------------------ Pearson scores
+@njit(cache=True, inline="always")
+def _plane(y0, y1, y2, y3):
+    """Coordinates of a vector of the plane ``y0 + y1 + y2 + y3 = 0`` in the orthonormal basis
+    ``(1, -1, -1, 1) / 2``, ``(1, 0, 0, -1) / sqrt(2)``, ``(0, 1, -1, 0) / sqrt(2)`` (a complement flips the
+    sign of the last two)."""
+    r2 = math.sqrt(2.0)
+    return (y0 - y1 - y2 + y3) / 2.0, (y0 - y3) / r2, (y1 - y2) / r2
+
+
 @njit(cache=True)
 def _unit_columns(T):
-    """``(4, N)`` target columns centred on 0.25 and scaled to unit length (zero for a uniform column).
+    """``(3, N)`` target columns centred on 0.25 and scaled to unit length (zero for a uniform column), as
+    coordinates in the plane of centred columns (:func:`_plane`).
 
-    The Pearson correlation of two columns is then the dot product of their unit columns, which differs from
-    MEME's ``num / sqrt(d1 * d2)`` in the last bits only; that changes no integer score once the scores are
+    The Pearson correlation of two columns is then the dot product of their three coordinates, which differs
+    from MEME's ``num / sqrt(d1 * d2)`` in the last bits only; that changes no integer score once the scores are
     shifted by their (arbitrary) median, but could move an unshifted extreme such as ``-1`` across the integer
     that sets MEME's offset, so it serves complete scores only.
     """
     N = T.shape[0]
-    U = np.zeros((4, N))
+    U = np.zeros((3, N))
     for j in range(N):
-        d = 0.0
-        for a in range(4):
-            y = T[j, a] - 0.25
-            d += y * y
-        if d > 0.0:
-            r = math.sqrt(d)
-            for a in range(4):
-                U[a, j] = (T[j, a] - 0.25) / r
+        U[0, j], U[1, j], U[2, j] = _unit_query(T[j])
     return U
 
 
@@ -106,24 +109,21 @@ def _float32(U):
 
 @njit(cache=True)
 def _unit_query(q):
-    """The unit column (see :func:`_unit_columns`) of one query column ``q`` (4,), as four scalars."""
+    """The unit column (see :func:`_unit_columns`) of one column ``q`` (4,), as three scalars."""
     x0 = q[0] - 0.25
     x1 = q[1] - 0.25
     x2 = q[2] - 0.25
     x3 = q[3] - 0.25
     d = x0 * x0 + x1 * x1 + x2 * x2 + x3 * x3
-    if d > 0.0:
-        r = math.sqrt(d)
-        x0 /= r
-        x1 /= r
-        x2 /= r
-        x3 /= r
-    return x0, x1, x2, x3
+    if d == 0.0:
+        return 0.0, 0.0, 0.0
+    r = math.sqrt(d)
+    return _plane(x0 / r, x1 / r, x2 / r, x3 / r)
 
 
 @njit(cache=True)
 def _pearson_buckets(U32, x, bins, lanes):
-    """float32 correlations of unit query column ``x`` (4,) with the float32 unit columns ``U32`` (4, N):
+    """float32 correlations of unit query column ``x`` (3,) with the float32 unit columns ``U32`` (3, N):
     ``bins[j]`` is the bucket of the correlation with column ``j`` on a grid of ``_PEARSON_BUCKETS`` over
     ``[-1, 1]``; returns their (min, max), kept in 64 lanes so that the loop vectorises (``lanes``: (2, 64)
     float32 scratch)."""
@@ -131,11 +131,9 @@ def _pearson_buckets(U32, x, bins, lanes):
     u0 = U32[0]
     u1 = U32[1]
     u2 = U32[2]
-    u3 = U32[3]
     x0 = np.float32(x[0])
     x1 = np.float32(x[1])
     x2 = np.float32(x[2])
-    x3 = np.float32(x[3])
     one = np.float32(1.0)
     half = np.float32(_PEARSON_BUCKETS / 2.0)
     top = _PEARSON_BUCKETS - 1
@@ -147,14 +145,14 @@ def _pearson_buckets(U32, x, bins, lanes):
     for j0 in range(0, n64, 64):
         for t in range(64):
             j = j0 + t
-            s = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
+            s = x0 * u0[j] + x1 * u1[j] + x2 * u2[j]
             bins[j] = min(max(np.int32((s + one) * half), 0), top)
             mn[t] = min(mn[t], s)
             mx[t] = max(mx[t], s)
     lo = mn.min()
     hi = mx.max()
     for j in range(n64, N):
-        s = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
+        s = x0 * u0[j] + x1 * u1[j] + x2 * u2[j]
         bins[j] = min(max(np.int32((s + one) * half), 0), top)
         lo = min(lo, s)
         hi = max(hi, s)
@@ -201,13 +199,12 @@ def _collect_ranks(U, x, bins, b1, b2, r1, r2, buffer):
     unit query column ``x`` with the columns whose bucket is ``b1 .. b2``. Blocks of 64 columns without such
     a bucket are skipped after a check that vectorises (16-bit lanes: buckets are below ``2**15``)."""
     N = U.shape[1]
-    x0, x1, x2, x3 = x[0], x[1], x[2], x[3]
+    x0, x1, x2 = x[0], x[1], x[2]
     lo = np.uint16(b1)
     width = np.uint16(b2 - b1)
     u0 = U[0]
     u1 = U[1]
     u2 = U[2]
-    u3 = U[3]
     m = 0
     n64 = N - N % 64
     for j0 in range(0, n64, 64):
@@ -218,11 +215,11 @@ def _collect_ranks(U, x, bins, b1, b2, r1, r2, buffer):
             continue
         for j in range(j0, j0 + 64):
             if np.uint16(np.uint16(bins[j]) - lo) <= width:
-                buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
+                buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j]
                 m += 1
     for j in range(n64, N):
         if np.uint16(np.uint16(bins[j]) - lo) <= width:
-            buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
+            buffer[m] = x0 * u0[j] + x1 * u1[j] + x2 * u2[j]
             m += 1
     _select(buffer, m, r1)
     v1 = buffer[r1]
@@ -235,7 +232,7 @@ def _collect_ranks(U, x, bins, b1, b2, r1, r2, buffer):
 @njit(cache=True)
 def _bucket_median(U, x, bins, counts, k1, k2, buffer):
     """Mean of the ``k1``-th and ``k2``-th smallest float64 correlations (0-based, ``k2`` is ``k1`` or
-    ``k1 + 1``) of unit query column ``x`` with the unit columns ``U`` (4, N), given their float32 buckets
+    ``k1 + 1``) of unit query column ``x`` with the unit columns ``U`` (3, N), given their float32 buckets
     ``bins``: count the buckets, then select the two ranks from the float64 correlations of the buckets
     ``b1 .. b2`` that hold them.
 
@@ -274,16 +271,15 @@ def _bucket_median(U, x, bins, counts, k1, k2, buffer):
 
 @njit(cache=True)
 def _exact_extremes(U, x):
-    """(min, max) of the float64 correlations of unit query column ``x`` (4,) with the unit columns ``U``."""
+    """(min, max) of the float64 correlations of unit query column ``x`` (3,) with the unit columns ``U``."""
     u0 = U[0]
     u1 = U[1]
     u2 = U[2]
-    u3 = U[3]
-    x0, x1, x2, x3 = x[0], x[1], x[2], x[3]
+    x0, x1, x2 = x[0], x[1], x[2]
     lo = np.inf
     hi = -np.inf
     for j in range(U.shape[1]):
-        s = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
+        s = x0 * u0[j] + x1 * u1[j] + x2 * u2[j]
         lo = min(lo, s)
         hi = max(hi, s)
     return lo, hi
@@ -293,7 +289,7 @@ def _exact_extremes(U, x):
 def _pearson_scores(U, U32, Q, q0, L, Z, H):
     """Complete-score integer scores of one query for the Pearson correlation.
 
-    ``U`` (4, N) are the unit target columns (:func:`_unit_columns`), ``U32`` the same in float32. Fills
+    ``U`` (3, N) are the unit target columns (:func:`_unit_columns`), ``U32`` the same in float32. Fills
     ``Z[i, j]`` with MEME's integer score (``0 .. BINS``) of query column ``q0 + i`` against target column
     ``j`` and ``H[i, v]`` with the number of target columns that score ``v``; returns the integer the median
     maps to.
@@ -305,14 +301,14 @@ def _pearson_scores(U, U32, Q, q0, L, Z, H):
     counts = np.empty((4, _PEARSON_BUCKETS), np.int32)
     lanes = np.empty((2, 64), np.float32)
     buffer = np.empty(N)
-    X = np.empty((L, 4))
+    X = np.empty((L, 3))
     quantile = np.empty(L)
     lo = np.empty(L)
     hi = np.empty(L)
     small = np.inf
     large = -np.inf
     for i in range(L):
-        X[i, 0], X[i, 1], X[i, 2], X[i, 3] = _unit_query(Q[q0 + i])
+        X[i, 0], X[i, 1], X[i, 2] = _unit_query(Q[q0 + i])
         lo[i], hi[i] = _pearson_buckets(U32, X[i], bins, lanes)
         quantile[i] = _bucket_median(U, X[i], bins, counts, k1, k2, buffer)
         small = min(small, lo[i] - quantile[i])
@@ -332,13 +328,12 @@ def _pearson_scores(U, U32, Q, q0, L, Z, H):
     u0 = U[0]
     u1 = U[1]
     u2 = U[2]
-    u3 = U[3]
     for i in range(L):
-        x0, x1, x2, x3 = X[i, 0], X[i, 1], X[i, 2], X[i, 3]
+        x0, x1, x2 = X[i, 0], X[i, 1], X[i, 2]
         m = quantile[i]
         z = Z[i]
         for j in range(N):
-            s = x0 * u0[j] + x1 * u1[j] + x2 * u2[j] + x3 * u3[j]
+            s = x0 * u0[j] + x1 * u1[j] + x2 * u2[j]
             # y >= 0 by construction of ``offset``, so adding 0.5 and truncating rounds half away from zero
             z[j] = np.uint8(np.int32(((s - m) - offset) * scale + 0.5))
         _count(z, H[i], partial)
