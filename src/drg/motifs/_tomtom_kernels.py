@@ -185,57 +185,37 @@ def _alignment_tables(L, tlen, o, sf_start, sf_len, base, length, shift):
     return n
 
 
-@njit(cache=True, inline="always")
-def _max_step(p, total, keep, norient):
-    """One alignment's term of :func:`_max_pvalues`: its p-value ``p`` added to ``total``, ``keep`` updated."""
-    q = 1.0 - p
-    if norient == 2:
-        return total + p * keep * (1.0 + q), keep * (q * q)
-    return total + p * keep, keep * q
-
-
 @njit(cache=True)
-def _max_pvalues(sf, base, length, shift, xs, n, norient, out):
+def _max_pvalues(sf, base, length, shift, xs, n, norient, out, keep):
     """``out[j] = P(max over all alignments and orientations of the complete score >= xs[j])`` for ``j < n``
-    and one target length, rounded to float32 as MEME does.
+    and one target length, rounded to float32 as MEME does (``keep``: scratch as long as ``out``).
 
     Computed as ``sum_a p_a prod_{b < a} (1 - p_b)`` so that small values keep their relative precision; the
-    two orientations of an alignment (same p) count as ``p (2 - p)`` and ``(1 - p)^2``. Four scores go through
-    the alignments together, so that their chains of multiplications overlap.
+    two orientations of an alignment (same p) count as ``p (2 - p)`` and ``(1 - p)^2``. Alignment ``a`` reads
+    ``sf[base[a] + x - shift[a]]``, clipped to ``0 .. length[a]`` (``sf[base[a] + length[a]]`` is 0). The loop
+    over the scores is innermost, so that it runs on vectors.
     """
-    j = 0
-    while j + 4 <= n:
-        x0 = xs[j]
-        x1 = xs[j + 1]
-        x2 = xs[j + 2]
-        x3 = xs[j + 3]
-        t0 = 0.0
-        t1 = 0.0
-        t2 = 0.0
-        t3 = 0.0
-        k0 = 1.0
-        k1 = 1.0
-        k2 = 1.0
-        k3 = 1.0
-        for i in range(base.shape[0]):
-            b = base[i]
-            m = length[i]
-            h = shift[i]
-            t0, k0 = _max_step(_sf_at(sf, b, m, x0 - h), t0, k0, norient)
-            t1, k1 = _max_step(_sf_at(sf, b, m, x1 - h), t1, k1, norient)
-            t2, k2 = _max_step(_sf_at(sf, b, m, x2 - h), t2, k2, norient)
-            t3, k3 = _max_step(_sf_at(sf, b, m, x3 - h), t3, k3, norient)
-        out[j] = float(np.float32(t0))
-        out[j + 1] = float(np.float32(t1))
-        out[j + 2] = float(np.float32(t2))
-        out[j + 3] = float(np.float32(t3))
-        j += 4
-    for j in range(j, n):
-        t = 0.0
-        k = 1.0
-        for i in range(base.shape[0]):
-            t, k = _max_step(_sf_at(sf, base[i], length[i], xs[j] - shift[i]), t, k, norient)
-        out[j] = float(np.float32(t))
+    total = out[:n]
+    product = keep[:n]
+    total[:] = 0.0
+    product[:] = 1.0
+    for a in range(base.shape[0]):
+        b = base[a]
+        m = length[a]
+        h = shift[a]
+        if norient == 2:
+            for j in range(n):
+                p = sf[b + min(max(xs[j] - h, 0), m)]
+                q = 1.0 - p
+                total[j] += p * product[j] * (1.0 + q)
+                product[j] *= q * q
+        else:
+            for j in range(n):
+                p = sf[b + min(max(xs[j] - h, 0), m)]
+                total[j] += p * product[j]
+                product[j] *= 1.0 - p
+    for j in range(n):
+        total[j] = float(np.float32(total[j]))
 
 
 @njit(cache=True)
@@ -346,8 +326,12 @@ def _one_query(
         for e in range(s, L):
             sf_start[s, e] = total
             sf_len[s, e] = (e - s + 1) * BINS + 1
-            total += (e - s + 1) * BINS + 1
+            total += (e - s + 1) * BINS + 2
     sf = np.empty(total)
+    # each survival function is followed by a 0: P(sum >= x) for every x past the largest sum
+    for s in range(L):
+        for e in range(s, L):
+            sf[sf_start[s, e] + sf_len[s, e]] = 0.0
     need = np.full((L, L), _UNNEEDED, np.int64)
     max_len = g_len.max()
     max_n = 0
@@ -404,6 +388,7 @@ def _one_query(
     slot = np.full(L * BINS + 1, -1, np.int64)  # complete scores lie in 0 .. L * BINS
     xs = np.empty(max_n, np.int64)
     ps = np.empty(max_n)
+    keep = np.empty(max_n)
     base = np.empty(L + max_len - 1, np.int64)
     length = np.empty(L + max_len - 1, np.int64)
     shift = np.empty(L + max_len - 1, np.int64)
@@ -420,7 +405,7 @@ def _one_query(
                 xs[n_x] = x
                 n_x += 1
         n_a = _alignment_tables(L, tlen, o, sf_start, sf_len, base, length, shift)
-        _max_pvalues(sf, base[:n_a], length[:n_a], shift[:n_a], xs, n_x, norient, ps)
+        _max_pvalues(sf, base[:n_a], length[:n_a], shift[:n_a], xs, n_x, norient, ps, keep)
         for k in range(n):
             t = entries[first + k]
             out_p[t] = ps[slot[best_x[t]]]
