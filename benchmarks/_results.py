@@ -30,13 +30,16 @@ def write_section(title: str, body: str, path: Path = RESULTS) -> None:
     text = path.read_text() if path.exists() else "# Benchmark results\n"
     header = f"## {title}"
     lines = text.splitlines()
+    section = body.strip("\n").splitlines()
     if header in lines:
         start = lines.index(header)
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines = lines[:start] + body.rstrip("\n").splitlines() + [""] + lines[end:]
+        before, after = lines[:start], lines[end:]
     else:
-        if lines and lines[-1] != "":
-            lines.append("")
-        lines += body.rstrip("\n").splitlines()
+        before, after = lines, []
+    # exactly one blank line between sections, however many the text had
+    while before and before[-1] == "":
+        before.pop()
+    lines = before + [""] + section + ([""] + after if after else [])
     with atomic_write(path) as handle:
         handle.write("\n".join(lines).rstrip("\n") + "\n")

@@ -78,7 +78,6 @@ def main() -> None:
     if args.no_write:
         return
     lines = [
-        "",
         "## TOMTOM",
         "",
         f"`python benchmarks/tomtom.py --repeats {args.repeats}` on {time.strftime('%c')}.",
