@@ -247,29 +247,20 @@ def _configurations(L, tlen, start, end, out):
 
 @njit(cache=True)
 def _group_sums(Z, L, off, tlen, n, acc):
-    """``acc[c, k]`` = summed score of configuration ``c`` (``1 .. L + tlen - 1``) of the ``k``-th target of a
-    group of ``n`` targets of length ``tlen`` whose columns are stored column-major from ``off``
-    (``Z[:, off + j * n + k]``). Query column ``i`` meets target column ``i + c - L``; four aligned pairs are
-    added per pass over a row of ``acc``."""
-    for c in range(1, L + tlen):
-        a = acc[c, :n]
-        a[:] = 0
-        i = max(0, L - c)
-        i_end = min(L, L + tlen - c)
-        base = off + (c - L) * n
-        while i + 4 <= i_end:
-            z0 = Z[i, base + i * n : base + (i + 1) * n]
-            z1 = Z[i + 1, base + (i + 1) * n : base + (i + 2) * n]
-            z2 = Z[i + 2, base + (i + 2) * n : base + (i + 3) * n]
-            z3 = Z[i + 3, base + (i + 3) * n : base + (i + 4) * n]
-            for k in range(n):
-                a[k] += (np.uint16(z0[k]) + np.uint16(z1[k])) + (np.uint16(z2[k]) + np.uint16(z3[k]))
-            i += 4
-        while i < i_end:
-            z0 = Z[i, base + i * n : base + (i + 1) * n]
-            for k in range(n):
-                a[k] += np.uint16(z0[k])
-            i += 1
+    """Summed scores of every alignment configuration of a group of ``n`` targets of length ``tlen`` whose
+    columns are stored column-major from ``off`` (``Z[:, off + j * n + k]``): returns the ``(L + tlen, n)``
+    view of the flat scratch ``acc`` whose row ``c`` (``1 .. L + tlen - 1``; row 0 unused) holds configuration
+    ``c`` of each target. Query column ``i`` meets target column ``j = i + c - L``, so row ``c`` starts at
+    ``(L - i) * n + j * n``: each query column adds its whole row of the group in one pass."""
+    m = tlen * n
+    sums = acc[: (L + tlen) * n]
+    sums[:] = 0
+    for i in range(L):
+        dst = sums[(L - i) * n : (L - i) * n + m]
+        src = Z[i, off : off + m]
+        for t in range(m):
+            dst[t] += np.uint16(src[t])
+    return sums.reshape((L + tlen, n))
 
 
 @njit(cache=True)
@@ -337,7 +328,7 @@ def _one_query(
     max_n = 0
     for g in range(n_groups):
         max_n = max(max_n, g_first[g + 1] - g_first[g])
-    acc = np.empty((L + max_len, max_n), np.uint16)  # sums of at most MAX_LENGTH scores of at most BINS
+    acc = np.empty((L + max_len) * max_n, np.uint16)  # sums of at most MAX_LENGTH scores of at most BINS
     best_s = np.empty(max_n, np.int64)
     best_p = np.empty(max_n)
     best_c = np.empty(max_n, np.int64)
@@ -359,11 +350,11 @@ def _one_query(
             start = mo
             end = L + tlen - mo
         order = configurations[: _configurations(L, tlen, start, end, configurations)]
-        _group_sums(Z, L, g_off[g], tlen, n, acc)
+        sums = _group_sums(Z, L, g_off[g], tlen, n, acc)
         if complete:
-            _best_complete(acc, L, tlen, n, order, o, best_s, best_c)
+            _best_complete(sums, L, tlen, n, order, o, best_s, best_c)
         else:
-            _best_incomplete(acc, L, tlen, n, order, sf, sf_start, sf_len, best_p, best_c)
+            _best_incomplete(sums, L, tlen, n, order, sf, sf_start, sf_len, best_p, best_c)
         lowest = _UNNEEDED
         for k in range(n):
             t = entries[g_first[g] + k]
