@@ -29,3 +29,22 @@ def test_random_motif_is_left_unnamed():
     ppm /= ppm.sum(axis=1, keepdims=True)
     res = name_motifs([Motif(name="flat", id="flat", ppm=ppm)], db, q_threshold=0.01)
     assert res.table.loc[0, "matches"] == "" and res.motifs[0].name == "flat"
+
+
+def test_matrices_and_empty_inputs():
+    """Bare (L, 4) matrices are named like Motifs; no queries give an empty table; an empty database is an
+    error that says so."""
+    import pytest
+
+    from drg.errors import InputError
+
+    db = load_bundled_jaspar()
+    ctcf = next(m for m in db if m.name.upper() == "CTCF")
+    res = name_motifs([ctcf.ppm], db, q_threshold=0.05)
+    assert res.table.loc[0, "motif"] == "query1"
+    assert "CTCF" in res.table.loc[0, "matches"].split(";")
+    assert res.motifs[0].name.startswith("query1:")
+    empty = name_motifs([], db)
+    assert empty.table.empty and empty.motifs == []
+    with pytest.raises(InputError, match="database is empty"):
+        name_motifs([ctcf], [])

@@ -42,9 +42,10 @@ def name_motifs(
     Parameters
     ----------
     motifs
-        Query motifs (list of :class:`~drg.motifs.Motif` or a motif file).
+        Query motifs: a list of :class:`~drg.motifs.Motif`, a motif file or (L, 4) probability matrices (named
+        ``query1``, ``query2``, ...); an empty list gives an empty table.
     database
-        Target motifs (list or file); default the bundled JASPAR 2024 CORE vertebrates set.
+        Target motifs (the same forms); default the bundled JASPAR 2024 CORE vertebrates set.
     q_threshold
         Largest q-value of a match used for naming.
     max_names
@@ -60,14 +61,13 @@ def name_motifs(
     """
     from dataclasses import replace
 
-    from drg.motifs.comparison import tomtom_matrices
-    from drg.motifs.io import load_bundled_jaspar, read_motifs
+    from drg.motifs.comparison import _as_motifs, tomtom_matrices
+    from drg.motifs.io import load_bundled_jaspar
 
-    queries = read_motifs(motifs) if isinstance(motifs, (str,)) or hasattr(motifs, "__fspath__") else list(motifs)
-    targets = load_bundled_jaspar() if database is None else (
-        read_motifs(database) if isinstance(database, str) or hasattr(database, "__fspath__") else list(database))
-    if not targets:
+    queries = [] if isinstance(motifs, (list, tuple)) and not motifs else _as_motifs(motifs, "query")
+    if database is not None and isinstance(database, (list, tuple)) and not database:
         raise InputError("the motif database is empty")
+    targets = load_bundled_jaspar() if database is None else _as_motifs(database, "target")
     if max_names < 1:
         raise InputError(f"max_names must be >= 1, got {max_names}")
     rows = []
