@@ -143,7 +143,20 @@ def _range_survival(H, L, n_cols, need, sf, sf_start, sf_len):
             for x in range(n_hi + 1, sf_len[s, e]):
                 sf[start + x] = 0.0
             acc = 0.0
-            for x in range(n_hi, y_lo - 1, -1):
+            x = n_hi
+            while x - 3 >= y_lo:
+                # four sums from the top at once: the chain of additions through acc takes one step per four
+                a0 = cur[x + pad]
+                a1 = a0 + cur[x - 1 + pad]
+                a2 = a1 + cur[x - 2 + pad]
+                a3 = a2 + cur[x - 3 + pad]
+                sf[start + x] = min(acc + a0, 1.0)
+                sf[start + x - 1] = min(acc + a1, 1.0)
+                sf[start + x - 2] = min(acc + a2, 1.0)
+                acc = min(acc + a3, 1.0)
+                sf[start + x - 3] = acc
+                x -= 4
+            for x in range(x, y_lo - 1, -1):
                 acc += cur[x + pad]
                 if acc > 1.0:
                     acc = 1.0
