@@ -168,11 +168,9 @@ def _range_survival(H, L, n_cols, need, sf, sf_start, sf_len):
 
 @njit(cache=True, inline="always")
 def _sf_at(sf, start, length, x):
-    if x <= 0:
-        return sf[start]
-    if x >= length:
-        return 0.0
-    return sf[start + x]
+    """``P(sum >= x)`` from the survival function at ``sf[start:start + length]``: ``x`` clipped to
+    ``0 .. length``, where ``sf[start + length]`` is the 0 that follows every survival function."""
+    return sf[start + min(max(x, 0), length)]
 
 
 @njit(cache=True, inline="always")
@@ -205,8 +203,8 @@ def _max_pvalues(sf, base, length, shift, xs, n, norient, out, keep):
 
     Computed as ``sum_a p_a prod_{b < a} (1 - p_b)`` so that small values keep their relative precision; the
     two orientations of an alignment (same p) count as ``p (2 - p)`` and ``(1 - p)^2``. Alignment ``a`` reads
-    ``sf[base[a] + x - shift[a]]``, clipped to ``0 .. length[a]`` (``sf[base[a] + length[a]]`` is 0). The loop
-    over the scores is innermost, so that it runs on vectors.
+    its survival function at ``x - shift[a]`` (:func:`_sf_at`). The loop over the scores is innermost, so that
+    it runs on vectors.
     """
     total = out[:n]
     product = keep[:n]
@@ -218,13 +216,13 @@ def _max_pvalues(sf, base, length, shift, xs, n, norient, out, keep):
         h = shift[a]
         if norient == 2:
             for j in range(n):
-                p = sf[b + min(max(xs[j] - h, 0), m)]
+                p = _sf_at(sf, b, m, xs[j] - h)
                 q = 1.0 - p
                 total[j] += p * product[j] * (1.0 + q)
                 product[j] *= q * q
         else:
             for j in range(n):
-                p = sf[b + min(max(xs[j] - h, 0), m)]
+                p = _sf_at(sf, b, m, xs[j] - h)
                 total[j] += p * product[j]
                 product[j] *= 1.0 - p
     for j in range(n):
