@@ -9,6 +9,14 @@ import typer
 
 from drg.cli._common import done
 
+# options shared by `drg motifs cluster` and `drg motifs compare-models`
+ClusterThreshold = Annotated[float, typer.Option(help="Distance cut (1 - best-offset cosine).")]
+Flank = Annotated[int, typer.Option(help="Positions added on both sides of each seqlet.")]
+MinSeqlets = Annotated[int, typer.Option("--min-seqlets", help="Smallest cluster kept.")]
+Database = Annotated[Path | None, typer.Option(help="Motif database (default bundled JASPAR 2024).")]
+QThreshold = Annotated[float, typer.Option("--q-threshold", help="Tomtom q-value cut for names.")]
+Seed = Annotated[int, typer.Option(help="Seed of the clustering samples.")]
+
 
 def _load(attributions: Path):
     from drg.attribution.storage import read_attributions
@@ -85,13 +93,13 @@ def cluster(
     seqlet_table: Annotated[Path, typer.Argument(help="Seqlet table from `drg motifs seqlets`.")],
     attributions: Annotated[Path, typer.Argument(help="The attribution file the seqlets came from.")],
     out: Annotated[Path, typer.Option("--out", help="Output directory.")],
-    threshold: Annotated[float, typer.Option(help="Distance cut (1 - best-offset cosine).")] = 0.3,
-    flank: Annotated[int, typer.Option(help="Positions added on both sides of each seqlet.")] = 2,
-    min_seqlets: Annotated[int, typer.Option("--min-seqlets", help="Smallest cluster kept.")] = 5,
-    database: Annotated[Path | None, typer.Option(help="Motif database (default bundled JASPAR 2024).")] = None,
-    q_threshold: Annotated[float, typer.Option("--q-threshold", help="Tomtom q-value cut for names.")] = 0.05,
+    threshold: ClusterThreshold = 0.3,
+    flank: Flank = 2,
+    min_seqlets: MinSeqlets = 5,
+    database: Database = None,
+    q_threshold: QThreshold = 0.05,
     max_names: Annotated[int, typer.Option("--max-names", help="Names per motif.")] = 3,
-    seed: Annotated[int, typer.Option(help="Seed of the clustering samples.")] = 0,
+    seed: Seed = 0,
 ) -> None:
     """Cluster seqlets into motifs; write clusters.meme, clusters.tsv, seqlets.tsv and effect matrices."""
 
@@ -127,12 +135,12 @@ def cluster(
 def compare_models(
     run: Annotated[list[str], typer.Option("--run", help="NAME=SEQLETS.tsv,ATTRIBUTIONS.npz; once per model (>= 2).")],
     out: Annotated[Path, typer.Option("--out", help="Output directory.")],
-    threshold: Annotated[float, typer.Option(help="Distance cut (1 - best-offset cosine).")] = 0.3,
-    flank: Annotated[int, typer.Option(help="Positions added on both sides of each seqlet.")] = 2,
-    min_seqlets: Annotated[int, typer.Option("--min-seqlets", help="Smallest cluster kept.")] = 5,
-    database: Annotated[Path | None, typer.Option(help="Motif database (default bundled JASPAR 2024).")] = None,
-    q_threshold: Annotated[float, typer.Option("--q-threshold", help="Tomtom q-value cut for names.")] = 0.05,
-    seed: Annotated[int, typer.Option(help="Seed of the clustering samples.")] = 0,
+    threshold: ClusterThreshold = 0.3,
+    flank: Flank = 2,
+    min_seqlets: MinSeqlets = 5,
+    database: Database = None,
+    q_threshold: QThreshold = 0.05,
+    seed: Seed = 0,
 ) -> None:
     """Cluster the seqlets of several models together; which motifs each model uses, and which differ.
 
